@@ -1,0 +1,176 @@
+"""The command line: parse, call the core, render, exit. Nothing else prints.
+
+Every fatal error is a `DldoctorError` carrying its exit code; `main` turns it
+into one line on stderr. Usage errors from typer/click get the same treatment,
+so no command ever ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from dldoctor import __version__
+from dldoctor.errors import DldoctorError, ExitCode, InputError
+
+app = typer.Typer(
+    name="dldoctor",
+    help="Diagnose and set up deep-learning machines: drivers, CUDA/ROCm, frameworks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class _State:
+    verbose = 0
+    quiet = False
+
+
+STATE = _State()
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    # rich honours NO_COLOR itself; FORCE_COLOR and TERM=dumb as well.
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _say(message: str) -> None:
+    """A progress or summary line for people; silenced by --quiet."""
+    if not STATE.quiet:
+        _console(stderr=True).print(message)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"dldoctor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail (repeat for more).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
+    knowledge_dir: Annotated[
+        Optional[Path],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--knowledge-dir", envvar="DLDOCTOR_KNOWLEDGE_DIR",
+                     help="Read compatibility tables from this folder first (newer data without a new release)."),
+    ] = None,
+) -> None:
+    STATE.verbose = verbose
+    STATE.quiet = quiet
+    if knowledge_dir is not None:
+        if not knowledge_dir.is_dir():
+            raise InputError(f"--knowledge-dir {knowledge_dir} is not a folder")
+        from dldoctor import knowledge
+
+        knowledge.set_override_dir(knowledge_dir)
+
+
+def _check_python_option(python: str | None) -> str | None:
+    if python is None:
+        return None
+    path = Path(python)
+    if not path.exists():
+        raise InputError(f"--python {python}: no such file")
+    if path.is_dir() or not os.access(path, os.X_OK):
+        raise InputError(f"--python {python} is not an executable interpreter")
+    return str(path.absolute())
+
+
+def _machine(timeout: float) -> Any:
+    from dldoctor.machine import Machine
+
+    if timeout <= 0:
+        raise InputError("--timeout must be a positive number of seconds")
+    return Machine.this_one(timeout_s=timeout)
+
+
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds each external command may take.")]
+PythonOpt = Annotated[
+    Optional[str],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+    typer.Option("--python", help="Inspect the frameworks of this interpreter instead of the active one."),
+]
+
+
+def _snapshot(python: str | None, deep: bool, redact: bool, timeout: float) -> dict[str, Any]:
+    from dldoctor.probes.python_target import inspect_python
+    from dldoctor.snapshot import take_snapshot
+
+    machine = _machine(timeout)
+    python = _check_python_option(python)
+    if python is not None:
+        target = inspect_python(machine, python)
+        if target.error:
+            raise InputError(f"--python {python} is not a usable interpreter: {target.error}")
+    return take_snapshot(machine, python=python, deep=deep, redact=redact)
+
+
+@app.command()
+def snapshot(
+    output: Annotated[
+        Optional[Path],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--output", "-o", help="Write the JSON to this file instead of standard output."),
+    ] = None,
+    python: PythonOpt = None,
+    deep: Annotated[bool, typer.Option("--deep", help="Also import each framework in a child process.")] = False,
+    redact: Annotated[bool, typer.Option("--redact", help="Remove host/user names, serials and UUIDs.")] = False,
+    timeout: TimeoutOpt = 5.0,
+) -> None:
+    """Print the facts of this machine as one JSON document (schema dldoctor.snapshot/1)."""
+    from dldoctor.output import to_json, write_atomic
+
+    doc = _snapshot(python, deep, redact, timeout)
+    text = to_json(doc)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text)
+        _say(f"snapshot written to {output}")
+    for failure in doc["probe_failures"]:
+        if STATE.verbose:
+            _console(stderr=True).print(f"probe {failure['probe']}: {failure['error']}", markup=False)
+
+
+def main() -> None:
+    """The console-script entry point."""
+    import click
+
+    try:
+        rv = app(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.stderr.write("dldoctor: interrupted\n")
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.UsageError as exc:
+        hint = f" (see 'dldoctor {exc.ctx.command_path.partition(' ')[2]} --help')".replace("  ", " ") if exc.ctx else ""
+        sys.stderr.write(f"dldoctor: error: {exc.format_message()}{hint}\n")
+        sys.exit(ExitCode.USAGE)
+    except click.ClickException as exc:
+        sys.stderr.write(f"dldoctor: error: {exc.format_message()}\n")
+        sys.exit(ExitCode.USAGE)
+    except DldoctorError as exc:
+        sys.stderr.write(f"dldoctor: error: {exc.message}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("dldoctor: interrupted\n")
+        sys.exit(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(ExitCode.OK)
+    except Exception as exc:  # noqa: BLE001  (the last line of defence: one line, not a traceback)
+        if STATE.verbose or os.environ.get("DLDOCTOR_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"dldoctor: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback; please report it)\n"
+        )
+        sys.exit(ExitCode.INTERNAL)
+    sys.exit(rv if isinstance(rv, int) else ExitCode.OK)

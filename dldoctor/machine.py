@@ -1,0 +1,168 @@
+"""The machine the probes look at: its files, its commands, its NVML.
+
+Probes never touch `/`, `os.environ` or `pynvml` directly; they go through a
+`Machine`. The real machine is `Machine.this_one()`. Tests build a simulated
+one from a scenario folder (a fake filesystem root, recorded commands on PATH,
+a fake NVML) and run the very same probe code against it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dldoctor.runner import DEFAULT_TIMEOUT_S, Runner
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    uid: int
+    gids: tuple[int, ...]
+    home: str
+
+
+def _load_real_nvml() -> Any:
+    import pynvml  # nvidia-ml-py: NVIDIA's official bindings, imported only when needed
+
+    return pynvml
+
+
+def _real_user() -> UserInfo:
+    import pwd
+
+    uid = os.getuid()
+    try:
+        entry = pwd.getpwuid(uid)
+        name, home = entry.pw_name, entry.pw_dir
+    except KeyError:
+        name, home = str(uid), os.environ.get("HOME", "/")
+    return UserInfo(name=name, uid=uid, gids=tuple(sorted(set(os.getgroups()))), home=home)
+
+
+def _real_glibc() -> str | None:
+    try:
+        value = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (ValueError, OSError, AttributeError):
+        return None
+    if not value or not value.startswith("glibc "):
+        return None
+    return value.split()[1]
+
+
+@dataclass
+class Machine:
+    """Everything a probe may look at, rooted at `root`."""
+
+    root: Path
+    env: Mapping[str, str]
+    runner: Runner
+    system: str
+    arch: str
+    glibc: str | None
+    hostname: str
+    user: UserInfo
+    #: The interpreter dldoctor runs under (the default one to inspect).
+    own_python: str
+    #: Returns a pynvml-like module; raises if NVML cannot be loaded at all.
+    load_nvml: Callable[[], Any] = _load_real_nvml
+    #: True for the machine dldoctor runs on: enables in-process shortcuts.
+    is_local: bool = False
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def this_one(cls, timeout_s: float = DEFAULT_TIMEOUT_S) -> Machine:
+        env = dict(os.environ)
+        uname = platform.uname()
+        return cls(
+            root=Path("/"),
+            env=env,
+            runner=Runner(env=env, default_timeout_s=timeout_s),
+            system=uname.system,
+            arch=uname.machine,
+            glibc=_real_glibc(),
+            hostname=uname.node,
+            user=_real_user(),
+            own_python=sys.executable,
+            is_local=True,
+            timeout_s=timeout_s,
+        )
+
+    # --- files -------------------------------------------------------------
+    def path(self, machine_path: str | os.PathLike[str]) -> Path:
+        """The host path of `machine_path` (an absolute path on the machine)."""
+        text = os.fspath(machine_path)
+        return self.root / text.lstrip("/")
+
+    def machine_path(self, host_path: Path) -> str:
+        """The inverse of `path`: how the machine itself names `host_path`."""
+        try:
+            rel = host_path.relative_to(self.root)
+        except ValueError:
+            return str(host_path)
+        return "/" + str(rel) if str(rel) != "." else "/"
+
+    def read_text(self, machine_path: str, limit: int = 1 << 20) -> str | None:
+        """The file's text, or None when it is missing or unreadable."""
+        try:
+            with open(self.path(machine_path), encoding="utf-8", errors="replace") as fh:
+                return fh.read(limit)
+        except (OSError, ValueError):
+            return None
+
+    def read_bytes(self, machine_path: str, limit: int = 1 << 16) -> bytes | None:
+        try:
+            with open(self.path(machine_path), "rb") as fh:
+                return fh.read(limit)
+        except OSError:
+            return None
+
+    def exists(self, machine_path: str) -> bool:
+        return os.path.lexists(self.path(machine_path))
+
+    def glob(self, pattern: str) -> list[str]:
+        """Machine paths matching an absolute glob `pattern`, sorted."""
+        hits = self.root.glob(pattern.lstrip("/"))
+        return sorted(self.machine_path(p) for p in hits)
+
+    def listdir(self, machine_path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self.path(machine_path)))
+        except OSError:
+            return []
+
+    def readlink_name(self, machine_path: str) -> str | None:
+        """The last component of a symlink's target (sysfs `driver` links)."""
+        try:
+            return os.path.basename(os.readlink(self.path(machine_path)))
+        except OSError:
+            return None
+
+    def home(self) -> str:
+        return self.env.get("HOME") or self.user.home
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """Compute a value shared between probes at most once (thread-safe)."""
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
+
+    def which_all(self, name: str) -> Iterator[str]:
+        """Every `name` on PATH, in PATH order, as machine paths."""
+        seen: set[str] = set()
+        for entry in self.env.get("PATH", "").split(os.pathsep):
+            if not entry:
+                continue
+            candidate = os.path.join(entry, name)
+            if candidate not in seen and os.access(candidate, os.X_OK) and os.path.isfile(candidate):
+                seen.add(candidate)
+                yield candidate

@@ -1,0 +1,188 @@
+"""The snapshot: the versioned, JSON-serialisable facts of one machine.
+
+`take_snapshot` runs every probe in parallel, each in its own daemon thread,
+and waits for them until a deadline; a probe that raises or is still running
+at the deadline becomes an entry in `probe_failures` and the others go on.
+The JSON keys are a public contract (`dldoctor.snapshot/1`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dldoctor import __version__
+from dldoctor.errors import InputError
+from dldoctor.machine import Machine
+from dldoctor.probes import Notes, ProbeFailure
+
+SCHEMA = "dldoctor.snapshot/1"
+SECTIONS = ("host", "nvidia", "amd", "other_accelerators", "cuda_toolkits", "environment", "docker", "frameworks")
+
+ProbeFn = Callable[[Machine, Notes], dict[str, Any]]
+
+
+def _probes(python: str | None) -> list[tuple[str, ProbeFn]]:
+    from dldoctor.probes.accelerators import probe_other_accelerators
+    from dldoctor.probes.amd import probe_amd
+    from dldoctor.probes.docker import probe_docker
+    from dldoctor.probes.environment import probe_environment
+    from dldoctor.probes.frameworks import probe_frameworks
+    from dldoctor.probes.host import probe_host
+    from dldoctor.probes.nvidia import probe_nvidia
+    from dldoctor.probes.toolkits import probe_cuda_toolkits
+
+    return [
+        ("host", probe_host),
+        ("nvidia", probe_nvidia),
+        ("amd", probe_amd),
+        ("other_accelerators", probe_other_accelerators),
+        ("cuda_toolkits", lambda m, n: probe_cuda_toolkits(m, n, python)),
+        ("environment", probe_environment),
+        ("docker", probe_docker),
+        ("frameworks", lambda m, n: probe_frameworks(m, n, python)),
+    ]
+
+
+def take_snapshot(
+    machine: Machine,
+    *,
+    python: str | None = None,
+    deep: bool = False,
+    redact: bool = False,
+    deadline_s: float | None = None,
+) -> dict[str, Any]:
+    """Probe `machine` and return the snapshot document."""
+    started = time.monotonic()
+    notes = Notes()
+    results: dict[str, dict[str, Any] | None] = {name: None for name in SECTIONS}
+    lock = threading.Lock()
+
+    def run(name: str, probe: ProbeFn) -> None:
+        try:
+            value = probe(machine, notes)
+        except Exception as exc:  # noqa: BLE001  (a crashing probe is a result, not the end of the snapshot)
+            notes.fail(name, f"{type(exc).__name__}: {exc}")
+            return
+        with lock:
+            results[name] = value
+
+    threads = [
+        threading.Thread(target=run, args=(name, probe), name=f"probe-{name}", daemon=True)
+        for name, probe in _probes(python)
+    ]
+    for thread in threads:
+        thread.start()
+    limit = deadline_s if deadline_s is not None else machine.timeout_s * 3 + 2.0
+    for thread in threads:
+        thread.join(max(0.0, limit - (time.monotonic() - started)))
+    with lock:
+        for thread in threads:
+            if thread.is_alive():
+                name = thread.name.removeprefix("probe-")
+                notes.fail(name, f"did not finish within {limit:.1f}s")
+        sections = dict(results)
+    if deep and sections.get("frameworks"):
+        from dldoctor.probes.deep import deep_probe
+
+        sections["frameworks"] = deep_probe(machine, notes, sections["frameworks"])
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "dldoctor_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        "deep": deep,
+        "redacted": False,
+        **sections,
+        "probe_failures": [f.to_json() for f in sorted(notes.failures, key=lambda f: f.probe)],
+    }
+    return redact_snapshot(doc) if redact else doc
+
+
+# --- redaction ---------------------------------------------------------------
+
+_UUID_RE = re.compile(r"\b(?:GPU-|MIG-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+
+
+def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
+    """Remove host names, user names, serial numbers and UUIDs, so the snapshot can go into a bug report.
+
+    Each distinct UUID becomes a stable placeholder, so a reader can still tell
+    the GPUs apart.
+    """
+    host = doc.get("host") or {}
+    secrets: list[tuple[str, str]] = []
+    if isinstance(host, dict):
+        if isinstance(host.get("hostname"), str) and host["hostname"]:
+            secrets.append((host["hostname"], "<host>"))
+        if isinstance(host.get("user"), str) and host["user"] and host["user"] not in ("root",):
+            secrets.append((host["user"], "<user>"))
+    uuids: dict[str, str] = {}
+
+    def scrub_text(text: str) -> str:
+        def uuid_sub(match: re.Match[str]) -> str:
+            found = match.group(0)
+            prefix = "GPU-" if found.startswith("GPU-") else "MIG-" if found.startswith("MIG-") else ""
+            return uuids.setdefault(found, f"{prefix}<uuid-{len(uuids)}>")
+
+        text = _UUID_RE.sub(uuid_sub, text)
+        for secret, placeholder in secrets:
+            if len(secret) >= 3:
+                text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", placeholder, text)
+        return text
+
+    def walk(value: Any, key: str = "") -> Any:
+        if key in ("serial", "product_serial", "board_serial", "product_uuid"):
+            return "<redacted>"
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, str):
+            return scrub_text(value)
+        return value
+
+    redacted: dict[str, Any] = walk(doc)
+    redacted["redacted"] = True
+    return redacted
+
+
+# --- reading a snapshot file --------------------------------------------------
+
+def load_snapshot(path: Path) -> dict[str, Any]:
+    """Read a snapshot written by `dldoctor snapshot`; InputError names what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"snapshot file {path} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"snapshot file {path} is a directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"snapshot file {path} cannot be read: {exc}") from None
+    if not text.strip():
+        raise InputError(f"snapshot file {path} is empty")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg.startswith("Unterminated") or exc.pos >= len(text.rstrip()) - 1:
+            raise InputError(f"snapshot file {path} is truncated (the JSON ends early, line {exc.lineno})") from None
+        raise InputError(f"snapshot file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"snapshot file {path} is not a snapshot (a JSON {type(doc).__name__}, not an object)")
+    if "schema" not in doc and isinstance(doc.get("snapshot"), dict):
+        doc = doc["snapshot"]  # a `check --json` report carries the snapshot inside
+    schema = doc.get("schema")
+    if schema != SCHEMA:
+        if isinstance(schema, str) and schema.startswith("dldoctor.snapshot/"):
+            raise InputError(f"snapshot file {path} has schema {schema}; this dldoctor reads {SCHEMA}")
+        raise InputError(f"snapshot file {path} is not a dldoctor snapshot (schema {schema!r})")
+    return doc
+
+
+__all__ = ["SCHEMA", "SECTIONS", "ProbeFailure", "load_snapshot", "redact_snapshot", "take_snapshot"]
