@@ -39,7 +39,7 @@ def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     # rich honours NO_COLOR itself; FORCE_COLOR and TERM=dumb as well.
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def _say(message: str) -> None:
@@ -142,16 +142,123 @@ def snapshot(
             _console(stderr=True).print(f"probe {failure['probe']}: {failure['error']}", markup=False)
 
 
+ListOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+    typer.Option(help="Finding ids or areas (repeat or comma-separate)."),
+]
+
+
+@app.command()
+def check(
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON (schema dldoctor.report/1).")] = False,
+    snapshot_file: Annotated[
+        Optional[Path],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--snapshot", help="Diagnose a snapshot taken elsewhere instead of this machine."),
+    ] = None,
+    framework: Annotated[
+        Optional[str],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--framework", help="Focus on one framework: pytorch, tensorflow or jax."),
+    ] = None,
+    only: ListOpt = None,
+    ignore: ListOpt = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on warnings too.")] = False,
+    python: PythonOpt = None,
+    deep: Annotated[bool, typer.Option("--deep", help="Also import each framework in a child process.")] = False,
+    timeout: TimeoutOpt = 5.0,
+) -> int:
+    """Diagnose this machine: what is wrong, why, and the commands that fix it."""
+    from dldoctor.check import diagnose
+
+    if snapshot_file is not None:
+        from dldoctor.snapshot import load_snapshot
+
+        if python is not None or deep:
+            raise InputError("--python and --deep inspect this machine; they cannot be used with --snapshot")
+        doc = load_snapshot(snapshot_file)
+    else:
+        doc = _snapshot(python, deep, False, timeout)
+    report = diagnose(doc, framework=framework, only=only, ignore=ignore)
+    if json_out:
+        from dldoctor.output import to_json
+
+        sys.stdout.write(to_json(report.to_json()))
+    else:
+        from dldoctor.render import failures_note, render_check
+
+        console = _console()
+        for line in render_check(report, STATE.verbose):
+            console.print(line)
+        note = failures_note(doc)
+        if note and not STATE.verbose and not STATE.quiet:
+            console.print(note)
+        elif STATE.verbose:
+            for failure in doc.get("probe_failures", []):
+                console.print(f"[dim]probe {failure.get('probe')}: {failure.get('error')}[/]", markup=True)
+    failed = report.status == "error" or (strict and report.status == "warning")
+    return int(ExitCode.FINDINGS if failed else ExitCode.OK)
+
+
+@app.command()
+def explain(
+    finding_id: Annotated[
+        Optional[str],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Argument(help="A finding id, e.g. driver.library-mismatch."),
+    ] = None,
+    list_ids: Annotated[bool, typer.Option("--list", help="List every finding id.")] = False,
+) -> None:
+    """Explain a finding: what it means, why it happens, how to fix it."""
+    from dldoctor.check import explain as explain_text
+    from dldoctor.check import known_ids
+    from dldoctor.rules import EXPLANATIONS
+
+    if list_ids or finding_id is None:
+        for fid in known_ids():
+            typer.echo(f"{fid}  {EXPLANATIONS[fid].title}")
+        return
+    typer.echo(explain_text(finding_id), nl=False)
+
+
+@app.command()
+def knowledge(
+    json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show the compatibility tables this dldoctor knows, their sources and their age."""
+    from dldoctor.knowledge import summary
+
+    rows = summary()
+    if json_out:
+        from dldoctor.output import to_json
+
+        sys.stdout.write(to_json({"schema": "dldoctor.knowledge/1", "tables": rows}))
+        return
+    from rich.table import Table
+
+    table = Table(title="dldoctor knowledge", show_lines=False)
+    for column in ("table", "rows", "verified", "age (days)", "from", "source"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row["name"]), str(row["rows"]), str(row["verified"]), str(row["age_days"]),
+            "override" if row["overridden"] else "built-in", str(row["source"]),
+        )
+    _console().print(table)
+
+
 def main() -> None:
     """The console-script entry point."""
-    import click
+    try:
+        from typer._click import exceptions as click  # typer >= 0.26 carries its own click
+    except ImportError:  # older typer uses the click package
+        from click import exceptions as click  # type: ignore[no-redef]
 
     try:
         rv = app(standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("dldoctor: interrupted\n")
         sys.exit(ExitCode.INTERRUPTED)
     except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(ExitCode.OK)  # the help has been shown
         hint = f" (see 'dldoctor {exc.ctx.command_path.partition(' ')[2]} --help')".replace("  ", " ") if exc.ctx else ""
         sys.stderr.write(f"dldoctor: error: {exc.format_message()}{hint}\n")
         sys.exit(ExitCode.USAGE)

@@ -1,0 +1,147 @@
+"""The human form of a check report, in the style of `flutter doctor`.
+
+One line per area with a mark (ok / warning / error), the findings under it,
+the recommendations, then every fix in one numbered list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dldoctor.report import AREA_TITLES, AREAS, Finding, Report, Severity
+from dldoctor.rules.facts import Facts, pick
+
+MARKS = {"ok": "[green][✓][/]", "warning": "[yellow][!][/]", "error": "[red][✗][/]", "info": "[blue][i][/]"}
+SEVERITY_MARK = {Severity.ERROR: "[red]✗[/]", Severity.WARNING: "[yellow]![/]", Severity.INFO: "[blue]•[/]"}
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def area_summary(area: str, facts: Facts) -> str | None:
+    """A one-line account of an area, or None when there is nothing to say about it."""
+    if area == "host":
+        distro = pick(facts.raw, "host", "distro", "name", kind=str) or facts.os
+        parts = [distro, facts.arch]
+        kernel = pick(facts.raw, "host", "kernel", kind=str)
+        if kernel:
+            parts.append(f"kernel {kernel}")
+        if facts.cloud:
+            parts.append(f"cloud: {facts.cloud}")
+        if facts.in_container:
+            parts.append(f"in a {facts.in_container} container")
+        if facts.wsl:
+            parts.append("WSL2")
+        return ", ".join(parts)
+    if area == "driver":
+        if not facts.nvidia.get("present"):
+            return None
+        gpus = facts.working_gpus
+        names = ", ".join(
+            f"{g.get('name')} (sm_{str(g.get('compute_capability', '?')).replace('.', '')}"
+            f", {round((pick(g, 'memory_total_mib', kind=int) or 0) / 1024)} GiB)" for g in gpus
+        )
+        cuda = f" (CUDA {facts.cuda_driver_version})" if facts.cuda_driver_version else ""
+        return f"driver {facts.driver_version or 'unknown'}{cuda}; {len(gpus)} GPU{'s' if len(gpus) != 1 else ''}" + (
+            f": {names}" if names else "")
+    if area == "cuda":
+        kits = [t for t in facts.toolkits if t.get("version")]
+        cudnn = facts.libraries("cudnn")
+        if not kits and not cudnn:
+            return None
+        parts = []
+        if kits:
+            parts.append("toolkit " + ", ".join(sorted({str(t["version"]) for t in kits})))
+        if cudnn:
+            parts.append("cuDNN " + ", ".join(sorted({str(c.get("version")) for c in cudnn})))
+        return "; ".join(parts)
+    if area == "amd":
+        if not facts.amd.get("present"):
+            return None
+        rocm = pick(facts.amd, "rocm_version", kind=str)
+        return f"ROCm {rocm or 'not installed'}; GPUs: " + (", ".join(
+            f"{g.get('name') or 'AMD GPU'} ({g.get('gfx_target')})" for g in facts.amd_gpus) or "none visible")
+    if area == "frameworks":
+        fws = facts.frameworks
+        if not fws:
+            return "none installed in " + str(facts.python.get("executable") or "this Python")
+        return ", ".join(
+            f"{f.get('name')} {f.get('version')}" + (f" ({f.get('variant')})" if f.get("variant") else "") for f in fws
+        )
+    if area == "python":
+        py = facts.python
+        if not py:
+            return None
+        return f"Python {py.get('version') or '?'} at {py.get('executable')}"
+    if area == "containers":
+        docker = facts.docker
+        if not docker.get("client"):
+            return None
+        if not docker.get("reachable"):
+            return "Docker client only; no engine reachable"
+        gpu = "NVIDIA runtime" if docker.get("nvidia_runtime") else ("CDI" if docker.get("cdi_nvidia_spec") else "no GPU support")
+        return f"Docker {docker.get('server_version')}, {gpu}"
+    if area == "health":
+        if not facts.working_gpus:
+            return None
+        return "no ECC, throttling or link problems seen"
+    return None
+
+
+def render_check(report: Report, verbose: int = 0) -> list[str]:
+    """Rich-markup lines of the human report."""
+    facts = Facts(report.snapshot)
+    lines: list[str] = []
+    by_area: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        by_area.setdefault(finding.area if finding.area in AREAS else "internal", []).append(finding)
+    for area in AREAS:
+        findings = [f for f in by_area.get(area, []) if verbose or f.severity is not Severity.INFO or area == "frameworks"]
+        summary = area_summary(area, facts)
+        if summary is None and not findings:
+            continue
+        worst = max((f.severity.rank for f in findings), default=-1)
+        mark = {2: "error", 1: "warning", 0: "ok", -1: "ok"}[worst]
+        title = AREA_TITLES[area]
+        if summary and worst < 2 and area == "health" and findings:
+            summary = None
+        lines.append(f"{MARKS[mark]} [bold]{title}[/]" + (f": {_esc(summary)}" if summary else ""))
+        for finding in findings:
+            lines.append(f"    {SEVERITY_MARK[finding.severity]} {_esc(finding.title)} [dim]({finding.id})[/]")
+            if finding.detail and (verbose or finding.severity is Severity.ERROR):
+                lines.append(f"      [dim]{_esc(finding.detail)}[/]")
+    if report.recommendations:
+        lines.append("")
+        lines.append("[bold]Recommended builds for this machine[/]")
+        for rec in report.recommendations:
+            lines.append(f"  {_esc(rec.framework)} [bold]{_esc(rec.variant)}[/]: {_esc(rec.reason)}")
+            lines.append(f"      {_esc(rec.install)}")
+            lines.append(f"      {_esc(rec.setup)}")
+            if verbose:
+                for variant, why in rec.rejected:
+                    lines.append(f"      [dim]not {variant}: {_esc(why)}[/]")
+    fixes = [f for f in report.findings if f.fix and f.severity is not Severity.INFO]
+    if fixes:
+        lines.append("")
+        lines.append("[bold]Fixes[/]")
+        for number, finding in enumerate(fixes, 1):
+            lines.append(f"  {number}. {_esc(finding.title)} [dim]({finding.id})[/]")
+            for command in finding.fix:
+                lines.append(f"       $ {_esc(command)}")
+    counts = {s: sum(1 for f in report.findings if f.severity is s) for s in Severity}
+    lines.append("")
+    verdict = {"ok": "[green]No problems found.[/]",
+               "warning": f"[yellow]{counts[Severity.WARNING]} warning(s)[/], no errors.",
+               "error": f"[red]{counts[Severity.ERROR]} error(s)[/], {counts[Severity.WARNING]} warning(s)."}
+    lines.append(verdict[report.status] + " [dim]`dldoctor explain ID` says more about a finding.[/]")
+    return lines
+
+
+def failures_note(snapshot: dict[str, Any]) -> str | None:
+    failures = Facts(snapshot).probe_failures
+    if not failures:
+        return None
+    return f"[dim]{len(failures)} probe source(s) failed; -v lists them[/]"

@@ -1,0 +1,149 @@
+"""The NVIDIA driver: loaded, matching its libraries, new enough, not inside WSL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dldoctor.report import Finding, Severity
+from dldoctor.rules import explains, rule
+from dldoctor.rules.facts import Facts, pick
+from dldoctor.rules.fixes import hold_driver_packages, install_nvidia_driver
+
+explains("driver.library-mismatch", "NVML: Driver/library version mismatch", """
+The NVIDIA kernel module that is loaded and the user-space driver libraries
+(libnvidia-ml, libcuda) are of different versions. This happens when the driver
+packages are upgraded (often by unattended upgrades) while the old kernel module
+stays loaded. Every CUDA program fails until the two match again: reboot, or
+unload and reload the nvidia modules when no process uses the GPU. Holding the
+driver packages stops it from happening again behind your back.
+""")
+explains("driver.not-loaded", "An NVIDIA GPU is present but the nvidia driver is not loaded", """
+The PCI bus shows an NVIDIA GPU, but the nvidia kernel module is not loaded, so
+no CUDA program can use it. Usual causes: the open-source nouveau driver claimed
+the card first; Secure Boot refuses the unsigned nvidia module (enroll a MOK key
+or sign it); DKMS has not built the module for the running kernel (after a
+kernel upgrade); or no NVIDIA driver is installed at all.
+""")
+explains("driver.not-installed", "An NVIDIA GPU is present but no NVIDIA driver is installed", """
+The PCI bus shows an NVIDIA GPU and no NVIDIA driver libraries are installed.
+Install the driver from your distro or NVIDIA's repository and reboot.
+""")
+explains("driver.nouveau-loaded", "The nouveau driver holds the NVIDIA GPU", """
+nouveau, the open-source driver for NVIDIA cards, is loaded. It cannot run CUDA
+and it keeps the nvidia module from binding the GPU. Blacklist it, rebuild the
+initramfs, and reboot.
+""")
+explains("driver.secure-boot-unsigned", "Secure Boot may be refusing the nvidia module", """
+Secure Boot is enabled and the nvidia module is not loaded. With Secure Boot a
+kernel only loads signed modules; a driver built by DKMS must be signed with a
+Machine Owner Key (MOK) that is enrolled in the firmware.
+""")
+explains("driver.dkms-missing-kernel", "The nvidia module is not built for the running kernel", """
+DKMS built the nvidia module for other kernels than the one running, usually
+after a kernel upgrade whose headers were missing. Install the headers of the
+running kernel and let DKMS build the module.
+""")
+explains("driver.no-gpus-visible", "The driver is loaded but reports no GPU", """
+The NVIDIA driver answers but lists no GPU: GPUs may be hidden from this
+process, fallen off the bus, or held by a virtual machine passthrough.
+""")
+explains("driver.wsl-linux-driver", "A Linux NVIDIA driver is installed inside WSL", """
+Under WSL2 the GPU driver is the Windows one, exposed to Linux through
+/usr/lib/wsl/lib. A Linux NVIDIA driver installed inside WSL shadows it and
+breaks CUDA. Remove the Linux driver packages; keep only the CUDA toolkit
+("wsl-ubuntu" packages) if you need nvcc.
+""")
+explains("driver.nvml-error", "NVML could not be initialised", """
+The NVIDIA Management Library failed to start, so dldoctor could not read the
+GPUs through it. The message names the cause; run nvidia-smi to see the same
+error from NVIDIA's own tool.
+""")
+explains("driver.ok", "NVIDIA driver", "The driver is loaded and reports its GPUs.")
+
+
+def _reload(facts: Facts) -> list[str]:
+    cmds = ["sudo reboot  # or, with no process on the GPU: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia "
+            "&& sudo modprobe nvidia"]
+    hold = hold_driver_packages(facts)
+    return cmds + ([hold] if hold else [])
+
+
+@rule
+def driver_state(facts: Facts) -> Iterator[Finding]:
+    nv = facts.nvidia
+    code = facts.nvml_error_code
+    module = pick(nv, "kernel_module_version", kind=str)
+    userspace = pick(nv, "userspace_driver_version", kind=str)
+    if code == "LibRmVersionMismatch" or (module and userspace and module != userspace and not facts.wsl):
+        yield Finding(
+            "driver.library-mismatch", Severity.ERROR,
+            f"driver/library version mismatch: kernel module {module or '?'}, libraries {userspace or '?'}",
+            "The driver was upgraded but the old kernel module is still loaded; CUDA fails until they match.",
+            tuple(_reload(facts)), evidence={"kernel_module": module, "userspace": userspace, "nvml_error": code},
+        )
+        return
+    if not facts.has_nvidia_hardware:
+        return
+    if facts.wsl:
+        if module:
+            yield Finding(
+                "driver.wsl-linux-driver", Severity.ERROR,
+                f"a Linux NVIDIA driver ({module}) is loaded inside WSL2",
+                "WSL2 uses the Windows driver through /usr/lib/wsl/lib; a Linux driver breaks it.",
+                ("sudo apt remove --purge 'nvidia-driver-*' 'libnvidia-*'",
+                 "update the NVIDIA driver on Windows instead"),
+            )
+        return
+    loaded = pick(nv, "module_loaded", kind=bool)
+    if facts.in_container and not loaded:
+        return  # a container sees the host's PCI bus but not its modules; the containers rules speak
+    if not loaded and facts.nvidia_pci:
+        libraries = nv.get("libraries")
+        fix: list[str] = []
+        if pick(nv, "nouveau_loaded", kind=bool):
+            yield Finding(
+                "driver.nouveau-loaded", Severity.ERROR, "the open-source nouveau driver holds the NVIDIA GPU",
+                "nouveau cannot run CUDA and keeps the nvidia module from binding the card.",
+                ('echo -e "blacklist nouveau\\noptions nouveau modeset=0" | sudo tee /etc/modprobe.d/blacklist-nouveau.conf',
+                 "sudo update-initramfs -u  # dracut -f on Fedora/RHEL", "sudo reboot"),
+            )
+        if not libraries:
+            yield Finding(
+                "driver.not-installed", Severity.ERROR, "an NVIDIA GPU is present but no NVIDIA driver is installed",
+                fix=tuple(install_nvidia_driver(facts)),
+                evidence={"pci_devices": [d.get("bus_id") for d in facts.nvidia_pci]},
+            )
+            return
+        dkms = nv.get("dkms")
+        if isinstance(dkms, dict) and dkms.get("built_for_running_kernel") is False:
+            fix += ["sudo apt install linux-headers-$(uname -r)  # kernel-devel-$(uname -r) on Fedora/RHEL",
+                    "sudo dkms autoinstall"]
+            yield Finding(
+                "driver.dkms-missing-kernel", Severity.ERROR, "the nvidia module is not built for the running kernel",
+                fix=tuple(fix + ["sudo reboot"]), evidence={"dkms": dkms.get("nvidia")},
+            )
+        if pick(nv, "secure_boot", kind=bool):
+            yield Finding(
+                "driver.secure-boot-unsigned", Severity.WARNING,
+                "Secure Boot is on and the nvidia module is not loaded",
+                "With Secure Boot only signed modules load; DKMS-built nvidia modules need an enrolled MOK key.",
+                ("sudo mokutil --import /var/lib/shim-signed/mok/MOK.der  # then reboot and enroll the key",
+                 "or disable Secure Boot in the firmware settings"),
+            )
+        yield Finding(
+            "driver.not-loaded", Severity.ERROR, "an NVIDIA GPU is present but the nvidia driver is not loaded",
+            "No CUDA program can use the GPU until the nvidia kernel module is loaded.",
+            ("sudo modprobe nvidia", "sudo dmesg | grep -iE 'nvidia|nouveau'  # if it fails, the reason is here"),
+            evidence={"libraries": [lib.get("version") for lib in libraries if isinstance(lib, dict)]}
+            if isinstance(libraries, list) else {},
+        )
+        return
+    if code and code not in ("LibraryNotFound",) and not facts.gpus:
+        yield Finding(
+            "driver.nvml-error", Severity.ERROR, f"NVML failed: {code}",
+            pick(nv, "nvml_error", "message", kind=str) or "",
+            ("nvidia-smi  # shows the same error from NVIDIA's tool", "sudo dmesg | grep -i nvrm"),
+        )
+    elif loaded and not facts.gpus and facts.nvidia_pci:
+        yield Finding("driver.no-gpus-visible", Severity.ERROR, "the NVIDIA driver is loaded but reports no GPU",
+                      fix=("nvidia-smi", "sudo dmesg | grep -i xid"))

@@ -1,0 +1,3 @@
+"""Rules: frameworks (filled in by the rules work)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Rules: health (filled in by the rules work)."""
+
+from __future__ import annotations
