@@ -38,8 +38,10 @@ STATE = _State()
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    # rich honours NO_COLOR itself; FORCE_COLOR and TERM=dumb as well.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # NO_COLOR (no-color.org) wins over FORCE_COLOR and turns off every escape code, bold included.
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, color_system=None if plain else "auto",
+                   no_color=plain)
 
 
 def _say(message: str) -> None:
@@ -244,6 +246,21 @@ def knowledge(
     _console().print(table)
 
 
+_GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
+
+
+def _global_flags_first(argv: list[str]) -> list[str]:
+    """Accept -v/-q after the command too (`dldoctor check -v`), as people type them."""
+    head, tail = [], []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            tail.extend(argv[i:])
+            break
+        is_flag = arg in _GLOBAL_FLAGS or (arg.startswith("-v") and set(arg[1:]) == {"v"})
+        (head if is_flag else tail).append(arg)
+    return head + tail
+
+
 def main() -> None:
     """The console-script entry point."""
     try:
@@ -252,7 +269,7 @@ def main() -> None:
         from click import exceptions as click  # type: ignore[no-redef]
 
     try:
-        rv = app(standalone_mode=False)
+        rv = app(args=_global_flags_first(sys.argv[1:]), prog_name="dldoctor", standalone_mode=False)
     except typer.Abort:
         sys.stderr.write("dldoctor: interrupted\n")
         sys.exit(ExitCode.INTERRUPTED)

@@ -149,6 +149,10 @@ def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
         return value
 
     redacted: dict[str, Any] = walk(doc)
+    if isinstance(redacted.get("host"), dict):
+        for key, placeholder in (("hostname", "<host>"), ("user", "<user>")):
+            if redacted["host"].get(key):
+                redacted["host"][key] = placeholder
     redacted["redacted"] = True
     return redacted
 

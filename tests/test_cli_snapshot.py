@@ -1,0 +1,156 @@
+"""The CLI as a user runs it: a real subprocess, real exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dldoctor.errors import ExitCode
+
+
+def dld(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "dldoctor", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, check=False)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dldoctor: error:"), proc.stderr
+
+
+def test_version_and_help() -> None:
+    proc = dld("--version")
+    assert proc.returncode == 0 and proc.stdout.strip().startswith("dldoctor ")
+    for command in ("snapshot", "check", "explain", "knowledge"):
+        helped = dld(command, "--help")
+        assert helped.returncode == 0 and "Usage" in helped.stdout, command
+
+
+def test_snapshot_on_this_machine_is_valid_json() -> None:
+    proc = dld("snapshot")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "dldoctor.snapshot/1"
+    for section in ("host", "nvidia", "amd", "other_accelerators", "cuda_toolkits", "environment", "docker",
+                    "frameworks", "probe_failures"):
+        assert section in doc
+    assert doc["host"]["python"]["executable"]
+    assert doc["host"]["cpu"]["logical_cores"] >= 1
+
+
+def test_snapshot_output_file_is_written_whole(tmp_path: Path) -> None:
+    out = tmp_path / "snap.json"
+    proc = dld("snapshot", "-o", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["schema"] == "dldoctor.snapshot/1"
+    assert proc.stdout == "" and proc.stderr == ""
+    assert [p.name for p in tmp_path.iterdir()] == ["snap.json"]  # no temporary file left behind
+
+
+def test_unwritable_output_path(tmp_path: Path) -> None:
+    assert_one_line_error(dld("snapshot", "-o", str(tmp_path / "missing" / "x.json")), ExitCode.OUTPUT)
+    assert_one_line_error(dld("snapshot", "-o", str(tmp_path)), ExitCode.OUTPUT)
+
+
+def test_unknown_option_and_bad_values() -> None:
+    assert_one_line_error(dld("snapshot", "--bogus"), ExitCode.USAGE)
+    assert_one_line_error(dld("frobnicate"), ExitCode.USAGE)
+    assert_one_line_error(dld("snapshot", "--timeout", "abc"), ExitCode.USAGE)
+    assert_one_line_error(dld("snapshot", "--timeout", "0"), ExitCode.INPUT)
+
+
+def test_python_option_must_be_an_interpreter(tmp_path: Path) -> None:
+    assert_one_line_error(dld("snapshot", "--python", str(tmp_path / "nope")), ExitCode.INPUT)
+    assert_one_line_error(dld("snapshot", "--python", str(tmp_path)), ExitCode.INPUT)
+    text_file = tmp_path / "python"
+    text_file.write_text("not a program")
+    assert_one_line_error(dld("snapshot", "--python", str(text_file)), ExitCode.INPUT)
+    assert_one_line_error(dld("snapshot", "--python", "/bin/true"), ExitCode.INPUT)
+
+
+def test_python_option_inspects_another_interpreter(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    proc = dld("snapshot", "--python", str(venv / "bin" / "python"))
+    assert proc.returncode == 0, proc.stderr
+    frameworks = json.loads(proc.stdout)["frameworks"]
+    assert frameworks["python"]["prefix"] == str(venv)
+    assert frameworks["installed"] == []  # a fresh venv has no frameworks, whatever this one has
+
+
+def test_redact_removes_host_and_user_names() -> None:
+    plain = json.loads(dld("snapshot").stdout)
+    proc = dld("snapshot", "--redact")
+    doc = json.loads(proc.stdout)
+    assert doc["redacted"] is True
+    hostname = plain["host"]["hostname"]
+    if len(hostname) >= 3:
+        assert hostname not in proc.stdout
+    assert doc["host"]["hostname"] == "<host>"
+
+
+def test_no_color_is_honoured() -> None:
+    proc = dld("check", env={"NO_COLOR": "1", "FORCE_COLOR": "1", "TERM": "xterm-256color"})
+    assert proc.returncode in (0, 1)
+    assert "\x1b[" not in proc.stdout
+
+
+def test_knowledge_lists_tables() -> None:
+    proc = dld("knowledge", "--json")
+    assert proc.returncode == 0, proc.stderr
+    tables = {t["name"]: t for t in json.loads(proc.stdout)["tables"]}
+    assert "cuda_driver" in tables and tables["cuda_driver"]["rows"] > 10
+    assert all(t["source"] and t["verified"] for t in tables.values())
+
+
+def test_knowledge_dir_override(tmp_path: Path) -> None:
+    from dldoctor.knowledge import DATA_DIR
+
+    table = json.loads((DATA_DIR / "cuda_driver.json").read_text())
+    table["verified"] = "2099-01-01"
+    (tmp_path / "cuda_driver.json").write_text(json.dumps(table))
+    proc = dld("--knowledge-dir", str(tmp_path), "knowledge", "--json")
+    rows = {t["name"]: t for t in json.loads(proc.stdout)["tables"]}
+    assert rows["cuda_driver"]["overridden"] is True
+    assert str(rows["cuda_driver"]["verified"]) == "2099-01-01"
+    assert_one_line_error(dld("--knowledge-dir", str(tmp_path / "none"), "knowledge"), ExitCode.INPUT)
+
+
+def test_importing_dldoctor_stays_light() -> None:
+    code = ("import sys, dldoctor, dldoctor.cli; "
+            "heavy = [m for m in ('torch', 'tensorflow', 'jax', 'pynvml', 'rich.console', 'docker') if m in sys.modules]; "
+            "print(heavy)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+def test_snapshot_never_imports_a_framework() -> None:
+    code = ("import sys; from dldoctor.machine import Machine; from dldoctor.snapshot import take_snapshot; "
+            "take_snapshot(Machine.this_one()); "
+            "print([m for m in ('torch', 'tensorflow', 'jax', 'paddle') if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_deep_imports_torch_in_a_child_and_reports_it() -> None:
+    pytest.importorskip("torch", reason="the CPU build of torch is installed by .ci/run")
+    proc = dld("snapshot", "--deep", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    torch_entry = next(f for f in doc["frameworks"]["installed"] if f["name"] == "pytorch")
+    deep = torch_entry["deep"]
+    assert deep.get("error") is None, deep
+    assert deep["cuda_available"] is False and deep["device_count"] == 0
+    assert deep["version"] == torch_entry["version"]
+    assert deep["import_s"] > 0
+    assert isinstance(deep["loaded_libraries"], list)
