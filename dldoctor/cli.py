@@ -246,6 +246,51 @@ def knowledge(
     _console().print(table)
 
 
+OptStr = Optional[str]  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+
+
+def _print_smoke(result: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        from dldoctor.output import to_json
+
+        sys.stdout.write(to_json(result))
+    else:
+        from dldoctor.smoke.render import render_smoke
+
+        _console().print(render_smoke(result))
+
+
+@app.command()
+def smoke(
+    framework: Annotated[str, typer.Option(help="torch, tensorflow, jax or auto.")] = "auto",
+    python: Annotated[OptStr, typer.Option("--python", help="Run in this interpreter.")] = None,
+    prefix: Annotated[OptStr, typer.Option("--prefix", help="Run in this conda environment.")] = None,
+    image: Annotated[OptStr, typer.Option("--image", help="Run in a container of this Docker image.")] = None,
+    device: Annotated[
+        Optional[int],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--device", help="Test only this GPU index."),
+    ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, fewer repeats (a few seconds).")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON (schema dldoctor.smoke/1).")] = False,
+    allow_cpu: Annotated[bool, typer.Option("--allow-cpu", help="Pass on a machine with no accelerator.")] = False,
+    timeout: Annotated[
+        Optional[float],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--timeout", help="Seconds the whole run may take."),
+    ] = None,
+) -> int:
+    """Prove the framework computes correctly and fast on the accelerator."""
+    from dldoctor.smoke.command import smoke_command
+    from dldoctor.smoke.run import SmokeNoAccelerator
+
+    try:
+        result, code = smoke_command(framework, python, prefix, image, device, quick, json_out, allow_cpu, timeout)
+    except SmokeNoAccelerator as exc:
+        _print_smoke(exc.result, json_out)
+        raise
+    _print_smoke(result, json_out)
+    return code
+
+
 _GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
 
 

@@ -1,0 +1,39 @@
+"""`dldoctor smoke`: the function the CLI calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dldoctor.errors import UsageError
+from dldoctor.runner import Runner
+from dldoctor.smoke.run import run_smoke
+from dldoctor.smoke.target import SmokeOptions, SmokeTarget
+
+
+def smoke_command(
+    framework: str = "auto",
+    python: str | None = None,
+    prefix: str | None = None,
+    image: str | None = None,
+    device: int | None = None,
+    quick: bool = False,
+    json_out: bool = False,
+    allow_cpu: bool = False,
+    timeout_s: float | None = None,
+    *,
+    runner: Runner | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Run the smoke test; return the `dldoctor.smoke/1` result and the exit code.
+
+    `json_out` does not change the result: the caller prints it as JSON or
+    through `render_smoke`. Raises the DldoctorError subclasses of `run_smoke`
+    (TargetError, TimeoutExpired, NoAcceleratorError, UnavailableError,
+    UsageError) for the entry point to report.
+    """
+    if timeout_s is not None and timeout_s <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    target = SmokeTarget.from_options(python, prefix, image)
+    options = SmokeOptions(framework=framework, device=device, quick=quick,
+                           allow_cpu=allow_cpu, timeout_s=timeout_s)
+    result = run_smoke(target, options, runner=runner)
+    return result, int(result["exit_code"])
