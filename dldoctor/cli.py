@@ -296,7 +296,8 @@ _GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
 
 def _global_flags_first(argv: list[str]) -> list[str]:
     """Accept -v/-q after the command too (`dldoctor check -v`), as people type them."""
-    head, tail = [], []
+    head: list[str] = []
+    tail: list[str] = []
     for i, arg in enumerate(argv):
         if arg == "--":
             tail.extend(argv[i:])

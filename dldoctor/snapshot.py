@@ -88,10 +88,11 @@ def take_snapshot(
                 name = thread.name.removeprefix("probe-")
                 notes.fail(name, f"did not finish within {limit:.1f}s")
         sections = dict(results)
-    if deep and sections.get("frameworks"):
+    frameworks = sections.get("frameworks")
+    if deep and frameworks:
         from dldoctor.probes.deep import deep_probe
 
-        sections["frameworks"] = deep_probe(machine, notes, sections["frameworks"])
+        sections["frameworks"] = deep_probe(machine, notes, frameworks)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "dldoctor_version": __version__,
@@ -186,7 +187,7 @@ def load_snapshot(path: Path) -> dict[str, Any]:
         if isinstance(schema, str) and schema.startswith("dldoctor.snapshot/"):
             raise InputError(f"snapshot file {path} has schema {schema}; this dldoctor reads {SCHEMA}")
         raise InputError(f"snapshot file {path} is not a dldoctor snapshot (schema {schema!r})")
-    return doc
+    return doc  # type: ignore[no-any-return]  # checked to be a dict above
 
 
 __all__ = ["SCHEMA", "SECTIONS", "ProbeFailure", "load_snapshot", "redact_snapshot", "take_snapshot"]

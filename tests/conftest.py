@@ -8,7 +8,9 @@ import pytest
 
 
 def _has_nvidia_gpu() -> bool:
-    return os.path.exists("/dev/nvidiactl") and any(n.startswith("nvidia") and n[6:].isdigit() for n in os.listdir("/dev"))
+    if not os.path.exists("/dev/nvidiactl"):
+        return False
+    return any(n.startswith("nvidia") and n[6:].isdigit() for n in os.listdir("/dev"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -24,7 +24,6 @@ from typing import Any
 
 from dldoctor.machine import Machine, UserInfo
 from dldoctor.runner import Runner
-
 from tests.fake_nvml import FakeNvml
 
 SCENARIOS = Path(__file__).parent / "scenarios"

@@ -97,7 +97,7 @@ def _amd_smi_gpus(machine: Machine, notes: Notes) -> list[dict[str, Any]]:
         notes.fail("amd.amd-smi", "output is not JSON")
         return []
     entries = data if isinstance(data, list) else data.get("gpu_data", [])
-    gpus = []
+    gpus: list[dict[str, Any]] = []
     for entry in entries:
         asic = entry.get("asic", {}) if isinstance(entry, dict) else {}
         vram = entry.get("vram", {}) if isinstance(entry, dict) else {}
@@ -118,7 +118,7 @@ def _rocminfo_gpus(machine: Machine, notes: Notes) -> list[dict[str, Any]]:
     if not run.ok:
         notes.fail("amd.rocminfo", run.describe_failure())
         return []
-    gpus = []
+    gpus: list[dict[str, Any]] = []
     for block in run.stdout.split("*******"):
         if "Device Type:" in block and "GPU" in block.split("Device Type:")[1].splitlines()[0]:
             name = re.search(r"^\s*Name:\s+(gfx\w+)", block, re.MULTILINE)

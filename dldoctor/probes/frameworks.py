@@ -284,7 +284,7 @@ def _jvm(machine: Machine) -> dict[str, Any]:
         except OSError:
             version = None
     home = machine.home()
-    jars = {}
+    jars: dict[str, set[str]] = {}
     for base, pattern in (
         (f"{home}/.m2/repository/org/deeplearning4j", "*/*"),
         (f"{home}/.gradle/caches/modules-2/files-2.1/org.deeplearning4j", "*/*"),

@@ -15,7 +15,7 @@ from typing import Any
 from dldoctor import knowledge
 from dldoctor.machine import Machine
 from dldoctor.probes import Notes
-from dldoctor.probes.host import detect_wsl, secure_boot_state
+from dldoctor.probes.host import secure_boot_state
 from dldoctor.probes.pci import NVIDIA, gpu_devices, normalize_bus_id
 from dldoctor.probes.util import read_stripped, so_version
 

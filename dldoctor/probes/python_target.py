@@ -87,7 +87,7 @@ def _inspect(machine: Machine, explicit: str | None) -> PythonTarget:
     if machine.is_local and os.path.abspath(executable) == os.path.abspath(sys.executable):
         return PythonTarget(
             executable=sys.executable,
-            version="%d.%d.%d" % sys.version_info[:3],
+            version=".".join(str(n) for n in sys.version_info[:3]),
             prefix=sys.prefix,
             base_prefix=sys.base_prefix,
             sys_path=tuple(p for p in sys.path if p),

@@ -102,7 +102,7 @@ def _header_version(machine: Machine, name: str) -> str | None:
 
 def _system_lib(machine: Machine, name: str, lib_dirs: list[str]) -> list[dict[str, Any]]:
     stem = f"lib{name}.so."
-    found = []
+    found: list[dict[str, Any]] = []
     seen: set[str] = set()
     for directory in lib_dirs:
         for path in machine.glob(f"{directory}/{stem}*"):
