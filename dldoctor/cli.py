@@ -291,6 +291,98 @@ def smoke(
     return code
 
 
+def _render_plan(plan: Any) -> None:
+    console = _console()
+    console.print(f"[bold]Plan[/]: {plan.framework} {plan.version or '(newest)'} {plan.variant}, Python {plan.python}, "
+                  f"backend {plan.backend}")
+    for choice, why in plan.reasons:
+        console.print(f"  {choice}: [dim]{why}[/]", markup=True)
+    console.print(f"  files: {plan.out_dir}   environment: {plan.prefix}")
+
+
+@app.command()
+def setup(
+    framework: Annotated[str, typer.Argument(help="pytorch, tensorflow or jax, optionally ==VERSION (pytorch==2.5).")],
+    backend: Annotated[str, typer.Option(help="conda (default), venv or docker.")] = "conda",
+    variant: Annotated[str, typer.Option(help="auto, cpu, cudaX.Y (cuda12.6) or rocmX.Y.")] = "auto",
+    python_version: Annotated[OptStr, typer.Option("--python", help="Python version for the environment (3.11).")] = None,
+    platform: Annotated[
+        Optional[list[str]],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--platform", help="Platforms to lock (linux-64, linux-aarch64, osx-arm64); repeatable."),
+    ] = None,
+    channel: Annotated[OptStr, typer.Option(help="Conda channel (name, URL or local path) instead of conda-forge.")] = None,
+    index_url: Annotated[OptStr, typer.Option("--index-url", help="Package index for the venv/docker backends.")] = None,
+    extra_index_url: Annotated[
+        Optional[list[str]],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--extra-index-url", help="Another package index; repeatable."),
+    ] = None,
+    find_links: Annotated[
+        Optional[list[str]],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--find-links", help="A folder or page of wheels; repeatable."),
+    ] = None,
+    prefix: Annotated[
+        Optional[Path],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option(help="Where the environment goes (default under your data folder)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where the spec and lock files go.")] = Path("."),
+    snapshot_file: Annotated[
+        Optional[Path],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--snapshot", help="Build for the machine of this snapshot."),
+    ] = None,
+    cuda: Annotated[OptStr, typer.Option("--cuda", help="Build for a driver that supports this CUDA (12.6).")] = None,
+    force: Annotated[bool, typer.Option(help="Build a variant even when it cannot work on the target.")] = False,
+    update: Annotated[bool, typer.Option(help="Re-solve the lock even when the spec is unchanged.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and stop.")] = False,
+    lock_only: Annotated[bool, typer.Option("--lock-only", help="Write the spec and the lock; install nothing.")] = False,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the smoke test at the end.")] = False,
+    tag: Annotated[OptStr, typer.Option(help="docker: the image tag.")] = None,
+    base_image: Annotated[OptStr, typer.Option("--base-image", help="docker: the runtime base image.")] = None,
+    docker_platform: Annotated[OptStr, typer.Option("--docker-platform", help="docker: linux/amd64, linux/arm64.")] = None,
+    dockerfile_only: Annotated[bool, typer.Option("--dockerfile-only", help="docker: write the Dockerfile only.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON (schema dldoctor.setup/1).")] = False,
+    timeout: TimeoutOpt = 5.0,
+) -> int:
+    """Build a locked environment that fits this machine and prove it with the smoke test."""
+    from dldoctor.rules.facts import Facts
+    from dldoctor.setup.backend import run_setup
+    from dldoctor.setup.backends import get_backend
+    from dldoctor.setup.plan import SetupRequest, make_plan
+
+    if snapshot_file is not None:
+        from dldoctor.snapshot import load_snapshot
+
+        doc = load_snapshot(snapshot_file)
+    else:
+        doc = _snapshot(None, False, False, timeout)
+    options = {"tag": tag, "base_image": base_image, "docker_platform": docker_platform,
+               "dockerfile_only": dockerfile_only}
+    request = SetupRequest(
+        framework=framework, backend=backend, variant=variant, python=python_version,
+        platforms=tuple(platform or ()), channel=channel, index_url=index_url,
+        extra_index_urls=tuple(extra_index_url or ()), find_links=tuple(find_links or ()), prefix=prefix,
+        out_dir=out, cuda=cuda, force=force, update=update,
+        options={k: v for k, v in options.items() if v not in (None, False)},
+    )
+    plan = make_plan(Facts(doc), request)
+    if not json_out:
+        _render_plan(plan)
+    if dry_run:
+        if json_out:
+            from dldoctor.output import to_json
+
+            sys.stdout.write(to_json({"schema": "dldoctor.setup/1", "plan": plan.to_json()}))
+        return int(ExitCode.OK)
+    result = run_setup(plan, get_backend(plan.backend), _say, lock_only=lock_only, verify=not no_verify)
+    if json_out:
+        from dldoctor.output import to_json
+
+        sys.stdout.write(to_json(result.to_json()))
+    elif result.install is not None:
+        _console().print(f"[bold]Ready[/]: {result.install.activate}")
+    smoke_ok = result.smoke is None or int(result.smoke.get("exit_code", 1)) == 0
+    return int(ExitCode.OK if smoke_ok else ExitCode.FINDINGS)
+
+
 _GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
 
 

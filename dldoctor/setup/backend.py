@@ -1,0 +1,93 @@
+"""The Protocol every setup backend (conda, venv, docker) implements, and the pipeline that drives it.
+
+plan -> spec -> lock -> install (or build) -> verify: each step takes the
+previous step's result, as plain data. `--dry-run` stops after the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dldoctor.setup.plan import Plan
+
+#: Called with a line of progress for people (the CLI prints it; tests collect it).
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SpecResult:
+    files: tuple[Path, ...]  # what was written (environment.yml, requirements.in, Dockerfile, ...)
+
+
+@dataclass(frozen=True)
+class LockResult:
+    path: Path
+    input_hash: str
+    reused: bool  # True when the spec was unchanged and the lock was not re-solved
+    packages: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    location: str  # a prefix, a venv folder or an image tag
+    python: str | None  # the interpreter inside, for the smoke test (None for an image)
+    changed: bool  # False when the environment already matched the lock
+    activate: str  # the one line that activates or runs it
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    name: str
+
+    def write_spec(self, plan: Plan, progress: Progress) -> SpecResult: ...
+
+    def lock(self, plan: Plan, spec: SpecResult, progress: Progress) -> LockResult: ...
+
+    def install(self, plan: Plan, lock: LockResult, progress: Progress) -> InstallResult: ...
+
+    def verify(self, plan: Plan, installed: InstallResult, progress: Progress) -> dict[str, Any]: ...
+
+
+@dataclass
+class SetupResult:
+    plan: Plan
+    spec: SpecResult | None = None
+    lock: LockResult | None = None
+    install: InstallResult | None = None
+    smoke: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "dldoctor.setup/1",
+            "plan": self.plan.to_json(),
+            "files": [str(p) for p in self.spec.files] if self.spec else [],
+            "lock": None if self.lock is None else {
+                "path": str(self.lock.path), "input_hash": self.lock.input_hash, "reused": self.lock.reused,
+                "packages": self.lock.packages,
+            },
+            "install": None if self.install is None else {
+                "location": self.install.location, "python": self.install.python, "changed": self.install.changed,
+                "activate": self.install.activate,
+            },
+            "smoke": self.smoke,
+        }
+
+
+def run_setup(plan: Plan, backend: Backend, progress: Progress, *, dry_run: bool = False,
+              lock_only: bool = False, verify: bool = True) -> SetupResult:
+    """Run the pipeline as far as asked; each step's result feeds the next."""
+    result = SetupResult(plan=plan)
+    if dry_run:
+        return result
+    result.spec = backend.write_spec(plan, progress)
+    result.lock = backend.lock(plan, result.spec, progress)
+    if lock_only:
+        return result
+    result.install = backend.install(plan, result.lock, progress)
+    if verify:
+        result.smoke = backend.verify(plan, result.install, progress)
+    return result
