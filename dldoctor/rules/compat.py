@@ -1,0 +1,172 @@
+"""The rules' door to the knowledge base: driver tiers, build arch lists, PTX coverage.
+
+Pure logic lives here (minor-version compatibility, which GPUs a list of
+`sm_XY` / `compute_XY` targets covers); the facts themselves come from
+`dldoctor.knowledge`. A question the knowledge base cannot answer yields None,
+and the rules then say nothing rather than guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from dldoctor import knowledge
+from dldoctor.errors import DldoctorError
+
+
+def version(text: Any) -> Version | None:
+    try:
+        return Version(str(text)) if isinstance(text, (str, int, float)) and str(text) else None
+    except InvalidVersion:
+        return None
+
+
+def major_minor(text: Any) -> str | None:
+    v = version(text)
+    return f"{v.major}.{v.minor}" if v is not None else None
+
+
+def _ask(name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call knowledge query `name`; None when it is missing or cannot answer."""
+    fn: Callable[..., Any] | None = getattr(knowledge, name, None)
+    if fn is None:
+        return None
+    try:
+        return fn(*args, **kwargs)
+    except (DldoctorError, LookupError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _rows(table: str) -> tuple[dict[str, Any], ...]:
+    try:
+        return knowledge.table(table).rows
+    except (DldoctorError, OSError, LookupError):
+        return ()
+
+
+# --- driver tiers -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DriverTier:
+    """How a driver runs binaries of one CUDA version."""
+
+    tier: str  # "full", "minor-version compatibility", "too old", "unknown"
+    full_floor: str | None
+    compat_floor: str | None
+
+    @property
+    def runs(self) -> bool | None:
+        return {"full": True, "minor-version compatibility": True, "too old": False}.get(self.tier)
+
+
+def compat_floor(cuda_major: int, os_name: str = "Linux") -> str | None:
+    key = "windows" if os_name.lower() == "windows" else "linux"
+    for row in _rows("cuda_minor_compat"):
+        if row.get("major") == cuda_major and isinstance(row.get(key), str):
+            return str(row[key])
+    return None
+
+
+def driver_tier(driver: str | None, cuda: str | None, os_name: str = "Linux") -> DriverTier:
+    """Whether `driver` runs CUDA `cuda` ("12.6", or "12" for a major-only build): fully, under
+    minor-version compatibility (same major, driver at or above the branch floor), or not."""
+    d = version(driver)
+    c = version(cuda)
+    if d is None or c is None:
+        return DriverTier("unknown", None, None)
+    full = _ask("driver_floor", f"{c.major}.{c.minor}", os_name)  # a major-only "12" reads as 12.0
+    minor = compat_floor(c.major, os_name)
+    full_v, minor_v = version(full), version(minor)
+    if full_v is not None and d >= full_v:
+        return DriverTier("full", full, minor)
+    if minor_v is not None and d >= minor_v:
+        return DriverTier("minor-version compatibility", full, minor)
+    if full_v is None and minor_v is None:
+        return DriverTier("unknown", full, minor)
+    return DriverTier("too old", full, minor)
+
+
+# --- GPU architectures ----------------------------------------------------------------------
+
+def _cc(text: str) -> tuple[int, int] | None:
+    """"8.6" / "86" / "sm_86" / "compute_90" / "sm_90a" -> (8, 6)."""
+    raw = text.strip().lower()
+    for prefix in ("sm_", "compute_"):
+        raw = raw.removeprefix(prefix)
+    raw = raw.rstrip("af")
+    if "." in raw:
+        major, _, minor = raw.partition(".")
+    else:
+        major, minor = raw[:-1], raw[-1:]
+    if not (major.isdigit() and minor.isdigit()):
+        return None
+    return int(major), int(minor)
+
+
+def capability_covered(capability: str, arch_list: list[str]) -> bool | None:
+    """Whether a device of `capability` ("8.6") runs a build with `arch_list`.
+
+    `sm_XY` (or a bare "X.Y") is machine code: it runs on devices of the same
+    major with minor >= Y. `compute_XY` (or "X.Y+PTX") is PTX: the driver
+    JIT-compiles it for any device >= X.Y.
+    """
+    device = _cc(capability)
+    if device is None:
+        return None
+    for entry in arch_list:
+        text = entry.strip()
+        plus_ptx = text.upper().endswith("+PTX")
+        base = text[:-4] if plus_ptx else text
+        target = _cc(base)
+        if target is None:
+            continue
+        pure_ptx = base.lower().startswith("compute_")
+        if (plus_ptx or pure_ptx) and device >= target:
+            return True
+        if not pure_ptx and device[0] == target[0] and device[1] >= target[1]:
+            return True
+    return False
+
+
+def torch_arch_list(torch_version: str | None, cuda: str | None, machine_arch: str = "x86_64") -> list[str] | None:
+    """The compute capabilities compiled into PyTorch `torch_version`'s CUDA `cuda` wheel."""
+    if not torch_version or not cuda:
+        return None
+    tag = "cu" + cuda.replace(".", "")
+    answer = _ask("torch_wheel_archs", torch_version, tag, machine_arch=machine_arch)
+    if answer is None:
+        answer = _ask("torch_wheel_archs", torch_version, tag)
+    if isinstance(answer, (list, tuple)) and all(isinstance(a, str) for a in answer):
+        return list(answer)
+    return None
+
+
+def rocm_gfx_targets(rocm: str | None) -> list[str] | None:
+    if not rocm:
+        return None
+    answer = _ask("rocm_gfx_targets", rocm)
+    if isinstance(answer, (list, tuple, set, frozenset)) and all(isinstance(a, str) for a in answer):
+        return sorted(answer)
+    return None
+
+
+def tensorflow_cuda(tf_version: str | None) -> tuple[str | None, str | None]:
+    """(CUDA, cuDNN) TensorFlow `tf_version` was built and tested with."""
+    if not tf_version:
+        return None, None
+    answer = _ask("tensorflow_requirements", tf_version)
+    if answer is None:
+        return None, None
+    cuda = answer.get("cuda") if isinstance(answer, dict) else getattr(answer, "cuda", None)
+    cudnn = answer.get("cudnn") if isinstance(answer, dict) else getattr(answer, "cudnn", None)
+    return (str(cuda) if cuda else None), (str(cudnn) if cudnn else None)
+
+
+def jax_min_capability(cuda_major: str | None) -> str | None:
+    answer = _ask("jax_cuda_requirements", cuda_major) if cuda_major else None
+    value = answer.get("min_capability") if isinstance(answer, dict) else getattr(answer, "min_capability", None)
+    return str(value) if value else None
