@@ -56,7 +56,8 @@ def _toolkits(machine: Machine, notes: Notes) -> list[dict[str, Any]]:
             roots.setdefault(os.path.realpath(machine.path(value)), []).append(f"${var}")
     nvcc = machine.runner.which("nvcc")
     if nvcc:
-        root = os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))
+        nvcc = _unwrap_nvcc(machine, nvcc)
+        root = os.path.dirname(os.path.dirname(nvcc))
         roots.setdefault(root, []).append("nvcc on PATH")
     toolkits = []
     for host_root, found_by in sorted(roots.items()):
@@ -77,9 +78,38 @@ def _toolkits(machine: Machine, notes: Notes) -> list[dict[str, Any]]:
         toolkits.append({
             "path": path, "version": version, "found_by": sorted(found_by),
             "nvcc": nvcc_path if has_nvcc else None, "exists": True,
-            "on_path": nvcc is not None and os.path.realpath(nvcc).startswith(host_root + os.sep),
+            "on_path": nvcc is not None and nvcc.startswith(host_root + os.sep),
         })
     return toolkits
+
+
+_TOOLKIT_MARKERS = ("version.json", "version.txt", "include/cuda.h", "nvvm")
+_WRAPPED_NVCC = re.compile(r"(/[\w./+-]+)/bin/nvcc\b")
+
+
+def _unwrap_nvcc(machine: Machine, nvcc: str) -> str:
+    """The real nvcc behind `nvcc` on PATH, as a host path.
+
+    `/usr/local/bin/nvcc` is often a small script that execs a toolkit's
+    `bin/nvcc` (or a symlink to it): its own folder is no toolkit, so follow
+    the script to the toolkit it names instead of reporting `/usr/local`.
+    """
+    real = os.path.realpath(nvcc)
+    root = os.path.dirname(os.path.dirname(real))
+    if any(os.path.exists(os.path.join(root, marker)) for marker in _TOOLKIT_MARKERS):
+        return real
+    try:
+        with open(real, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return real
+    if not head.startswith(b"#!"):
+        return real
+    for match in _WRAPPED_NVCC.finditer(head.decode(errors="replace")):
+        target = os.path.realpath(machine.path(match.group(1)))
+        if target != root and any(os.path.exists(os.path.join(target, m)) for m in _TOOLKIT_MARKERS):
+            return os.path.join(target, "bin", "nvcc")
+    return real
 
 
 def _header_version(machine: Machine, name: str) -> str | None:
