@@ -44,8 +44,11 @@ class CommandResult:
             return f"{name} could not start: {self.start_error}"
         if self.timed_out:
             return f"{name} timed out after {self.duration_s:.1f}s"
-        tail = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        detail = f": {tail[-1][:200]}" if tail else ""
+        lines = [ln.strip() for ln in (self.stderr.strip() or self.stdout.strip()).splitlines() if ln.strip()]
+        # The line that names the failure beats the last one ("Failed to initialize NVML: ..." then a version line).
+        telling = [ln for ln in lines if any(w in ln.lower() for w in ("error", "fail", "cannot", "unable"))]
+        chosen = telling[0] if telling else (lines[-1] if lines else "")
+        detail = f": {chosen[:200]}" if chosen else ""
         return f"{name} exited with {self.returncode}{detail}"
 
 

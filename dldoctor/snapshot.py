@@ -118,12 +118,12 @@ def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
     the GPUs apart.
     """
     host = doc.get("host") or {}
-    secrets: list[tuple[str, str]] = []
+    secrets: list[tuple[str, str, bool]] = []  # (text, placeholder, replace it anywhere as a word)
     if isinstance(host, dict):
         if isinstance(host.get("hostname"), str) and host["hostname"]:
-            secrets.append((host["hostname"], "<host>"))
+            secrets.append((host["hostname"], "<host>", True))
         if isinstance(host.get("user"), str) and host["user"] and host["user"] not in ("root",):
-            secrets.append((host["user"], "<user>"))
+            secrets.append((host["user"], "<user>", False))
     uuids: dict[str, str] = {}
 
     def scrub_text(text: str) -> str:
@@ -133,9 +133,13 @@ def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
             return uuids.setdefault(found, f"{prefix}<uuid-{len(uuids)}>")
 
         text = _UUID_RE.sub(uuid_sub, text)
-        for secret, placeholder in secrets:
-            if len(secret) >= 3:
+        for secret, placeholder, anywhere in secrets:
+            if text == secret and anywhere:
+                return placeholder
+            if anywhere and len(secret) >= 3:
                 text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", placeholder, text)
+            else:  # a user name only as a path component (/home/ubuntu/...), never "ubuntu" the distro
+                text = re.sub(rf"(?<=/){re.escape(secret)}(?=/|$)", placeholder, text)
         return text
 
     def walk(value: Any, key: str = "") -> Any:
