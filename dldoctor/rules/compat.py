@@ -64,11 +64,9 @@ class DriverTier:
 
 
 def compat_floor(cuda_major: int, os_name: str = "Linux") -> str | None:
-    key = "windows" if os_name.lower() == "windows" else "linux"
-    for row in _rows("cuda_minor_compat"):
-        if row.get("major") == cuda_major and isinstance(row.get(key), str):
-            return str(row[key])
-    return None
+    """The minor-version-compatibility floor of a CUDA major branch (580.65.06 for 13.x)."""
+    answer = _ask("min_driver", f"{cuda_major}.0", "minor", os_name)
+    return str(answer) if answer else None
 
 
 def driver_tier(driver: str | None, cuda: str | None, os_name: str = "Linux") -> DriverTier:
@@ -78,14 +76,15 @@ def driver_tier(driver: str | None, cuda: str | None, os_name: str = "Linux") ->
     c = version(cuda)
     if d is None or c is None:
         return DriverTier("unknown", None, None)
-    full = _ask("driver_floor", f"{c.major}.{c.minor}", os_name)  # a major-only "12" reads as 12.0
-    minor = compat_floor(c.major, os_name)
-    full_v, minor_v = version(full), version(minor)
-    if full_v is not None and d >= full_v:
+    cuda_mm = f"{c.major}.{c.minor}"  # a major-only "12" reads as 12.0
+    full = _ask("min_driver", cuda_mm, "full", os_name)
+    minor = _ask("min_driver", cuda_mm, "minor", os_name)
+    how = _ask("driver_runs_cuda", str(driver), cuda_mm, os_name)
+    if how == "full":
         return DriverTier("full", full, minor)
-    if minor_v is not None and d >= minor_v:
+    if how == "minor":
         return DriverTier("minor-version compatibility", full, minor)
-    if full_v is None and minor_v is None:
+    if full is None and minor is None:
         return DriverTier("unknown", full, minor)
     return DriverTier("too old", full, minor)
 
@@ -137,12 +136,9 @@ def torch_arch_list(torch_version: str | None, cuda: str | None, machine_arch: s
     if not torch_version or not cuda:
         return None
     tag = "cu" + cuda.replace(".", "")
-    answer = _ask("torch_wheel_archs", torch_version, tag, machine_arch=machine_arch)
-    if answer is None:
-        answer = _ask("torch_wheel_archs", torch_version, tag)
-    if isinstance(answer, (list, tuple)) and all(isinstance(a, str) for a in answer):
-        return list(answer)
-    return None
+    answer = _ask("torch_wheel_archs", tag, torch_version, machine_arch)
+    arch_list = getattr(answer, "arch_list", None)
+    return list(arch_list) if isinstance(arch_list, list) else None
 
 
 def rocm_gfx_targets(rocm: str | None) -> list[str] | None:
