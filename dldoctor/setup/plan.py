@@ -96,12 +96,14 @@ class Plan:
 
 def parse_framework(text: str) -> tuple[str, str | None]:
     """"pytorch==2.5" -> ("pytorch", "2.5"); "jax" -> ("jax", None)."""
-    name, sep, version = text.partition("==")
+    name, sep, raw_version = text.partition("==")
     key = name.strip().lower()
     if key not in FRAMEWORKS:
         raise UsageError(f"unknown framework {name!r}: choose pytorch, tensorflow or jax (optionally ==VERSION)")
-    version = version.strip() if sep else None
-    if sep and not re.fullmatch(r"\d+(\.\d+){0,2}", version or ""):
+    if not sep:
+        return FRAMEWORKS[key], None
+    version = raw_version.strip()
+    if not re.fullmatch(r"\d+(\.\d+){0,2}", version):
         raise UsageError(f"{text!r}: the version must look like 2.5 or 2.5.1")
     return FRAMEWORKS[key], version
 
@@ -173,7 +175,7 @@ def _choose_variant(facts: Facts, framework: str, version: str | None, gpu_cc: l
     if framework == "jax":
         for major in (13, 12):
             need = knowledge.jax_cuda_requirements(major)
-            if need is None:
+            if need is None or need.min_sm is None:
                 continue
             runs = knowledge.driver_runs_cuda(facts.driver_version or "0", f"{major}.0") if facts.driver_version \
                 else (_major(driver_cuda) >= major)

@@ -1,0 +1,321 @@
+"""Install a conda environment from the lock only: verified downloads, then an all-or-nothing prefix swap.
+
+No solve happens here. Each package is fetched by the lock's URL into
+dldoctor's package cache and its sha256 checked against the lock before
+anything uses it; rattler then links the verified archives into a staging
+prefix next to the target (same filesystem), with the final path patched into
+the files. Only a complete staging prefix replaces the old environment, by
+two renames; an interrupted or failed install leaves the old environment as
+it was, and the next run removes what the interrupted one left behind (or
+puts the old prefix back if the kill fell between the two renames).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError
+
+if TYPE_CHECKING:
+    from conda_lock.lockfile.v2prelim.models import LockedDependency  # type: ignore[import-untyped]  # conda-lock ships no type information
+
+Progress = Callable[[str], None]
+
+DOWNLOAD_TIMEOUT_S = 60.0
+LINK_TIMEOUT_S = 1800.0
+#: Free space wanted per byte of compressed packages: the archive plus its extracted copy in the cache,
+#: and the linked files in the prefix when hard links are impossible (conda packages expand ~3x).
+SPACE_FACTOR_CACHE = 4
+SPACE_FACTOR_PREFIX = 3
+_STAGING = ".dldoctor-new-"
+_RETIRED = ".dldoctor-old-"
+_MARKER = "conda-meta/dldoctor-lock.json"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    prefix: Path
+    changed: bool
+    downloaded: int  # packages fetched (not already in the cache)
+    packages: int
+    seconds: float
+
+
+def cache_root() -> Path:
+    """dldoctor's conda cache (repodata and packages): $XDG_CACHE_HOME/dldoctor/conda."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dldoctor" / "conda"
+
+
+def _siblings(prefix: Path, kind: str) -> list[Path]:
+    parent = prefix.parent
+    if not parent.is_dir():
+        return []
+    return sorted(p for p in parent.iterdir() if p.name.startswith(f".{prefix.name}{kind}"))
+
+
+@contextlib.contextmanager
+def prefix_lock(prefix: Path) -> Iterator[None]:
+    """Hold the prefix's install lock; a second dldoctor installing there is refused, not interleaved."""
+    try:
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(prefix.parent / f".{prefix.name}.dldoctor-lock", "a+")  # noqa: SIM115  (held for the block)
+    except OSError as exc:
+        raise OutputError(f"cannot create {prefix.parent}: {exc.strerror}") from exc
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise UnavailableError(f"another dldoctor is installing into {prefix}; try again when it is done") from exc
+        yield
+
+
+def clean_leftovers(prefix: Path, progress: Progress) -> None:
+    """Undo what an interrupted install left: staging prefixes go; a retired prefix comes back if needed.
+
+    Call with the prefix lock held.
+    """
+    retired = _siblings(prefix, _RETIRED)
+    if retired and not prefix.exists():
+        # Killed between the two renames: the old environment is complete, put it back.
+        retired[-1].rename(prefix)
+        progress(f"restored {prefix} (an earlier install was interrupted)")
+        retired = retired[:-1]
+    for leftover in (*_siblings(prefix, _STAGING), *retired):
+        progress(f"removing {leftover.name} (left by an interrupted install)")
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def installed_matches(prefix: Path, packages: list[LockedDependency]) -> bool:
+    """True when `prefix` holds exactly the locked packages (by name, version, build and sha256)."""
+    try:
+        marker = json.loads((prefix / _MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = sorted(_identity(p) for p in packages)
+    if marker.get("packages") != wanted:
+        return False
+    # The marker says what was installed; conda-meta says what is there now (a user may have changed it).
+    present = sorted(p.name for p in (prefix / "conda-meta").glob("*.json") if p.name != Path(_MARKER).name)
+    return present == sorted(f"{p.name}-{p.version}-{p.build}.json" for p in packages)
+
+
+def _identity(p: LockedDependency) -> str:
+    return f"{p.name} {p.version} {p.build} {p.hash.sha256}"
+
+
+def check_free_space(prefix: Path, cache: Path, download_bytes: int, uncached_bytes: int) -> None:
+    """Refuse to start when the disks cannot hold the environment (better than failing midway)."""
+    needs: dict[int, tuple[Path, int]] = {}
+    for path, need in ((cache, uncached_bytes * SPACE_FACTOR_CACHE), (prefix.parent, download_bytes * SPACE_FACTOR_PREFIX)):
+        probe = path
+        while not probe.exists():
+            probe = probe.parent
+        device = probe.stat().st_dev
+        held, total = needs.get(device, (probe, 0))
+        needs[device] = (held, total + need)
+    for probe, need in needs.values():
+        free = shutil.disk_usage(probe).free
+        if free < need:
+            raise OutputError(f"not enough free disk space at {probe}: the environment needs about {_mb(need)}, "
+                              f"{_mb(free)} is free")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n < 1e9 else f"{n / 1e9:.2f} GB"
+
+
+def _cache_path(cache: Path, pkg: LockedDependency) -> Path:
+    return cache / "pkgs" / Path(urlsplit(pkg.url).path).name
+
+
+def _verified(path: Path, sha256: str) -> bool:
+    """True when `path` is in the cache and was verified against `sha256` since it last changed."""
+    stamp = path.with_name(path.name + ".verified")
+    try:
+        st = path.stat()
+        recorded = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(recorded == {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+
+
+def _stamp(path: Path, sha256: str) -> None:
+    st = path.stat()
+    path.with_name(path.name + ".verified").write_text(
+        json.dumps({"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
+
+
+def fetch_package(pkg: LockedDependency, cache: Path, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> tuple[Path, bool]:
+    """The verified archive of `pkg` in the cache, downloading it if needed; (path, downloaded)."""
+    target = _cache_path(cache, pkg)
+    expected = (pkg.hash.sha256 or "").lower()
+    if _verified(target, expected):
+        return target, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    digest = hashlib.sha256()
+    try:
+        with _open_url(pkg.url, timeout_s) as src, open(partial, "wb") as dst:
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+                dst.write(chunk)
+        if digest.hexdigest() != expected:
+            raise InputError(f"sha256 mismatch for {pkg.name} {pkg.version} ({pkg.url}): the lock says {expected}, "
+                             f"the download is {digest.hexdigest()}; the package changed or the lock was edited. "
+                             "Nothing was installed")
+        partial.replace(target)
+        _stamp(target, expected)
+    except OSError as exc:
+        raise OutputError(f"cannot store {target.name} in {target.parent}: {exc.strerror or exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return target, True
+
+
+def _open_url(url: str, timeout_s: float) -> Any:
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        try:
+            return open(unquote(parts.path), "rb")  # noqa: SIM115  (closed by the caller's with)
+        except OSError as exc:
+            raise UnavailableError(f"cannot read {url}: {exc.strerror}") from exc
+    if parts.scheme not in ("http", "https"):
+        raise InputError(f"cannot download {url}: only https, http and file URLs are supported")
+    try:
+        return urllib.request.urlopen(url, timeout=timeout_s)  # noqa: S310  (scheme checked above)
+    except TimeoutError as exc:
+        raise TimeoutExpired(f"downloading {url} took longer than {timeout_s:.0f}s") from exc
+    except OSError as exc:
+        raise UnavailableError(f"cannot download {url}: {getattr(exc, 'reason', None) or exc}") from exc
+
+
+def _record(archive: Path, pkg: LockedDependency) -> Any:
+    """rattler's record of a verified archive: its own index.json, the lock's hashes, the cached file's URL."""
+    from rattler import PackageRecord, RepoDataRecord
+    from rattler.package import IndexJson
+
+    index = IndexJson.from_package_archive(archive)
+    record = PackageRecord(
+        name=index.name, version=str(index.version), build=index.build, build_number=index.build_number,
+        subdir=index.subdir or "noarch", arch=index.arch, platform=index.platform, noarch=index.noarch,
+        depends=list(index.depends), constrains=list(index.constrains), sha256=bytes.fromhex(pkg.hash.sha256 or ""),
+        md5=bytes.fromhex(pkg.hash.md5 or ""), size=archive.stat().st_size, license=index.license,
+    )
+    channel = pkg.url.rsplit("/", 2)[0]
+    return RepoDataRecord(record, archive.name, archive.resolve().as_uri(), channel)
+
+
+class _Reporter:
+    """rattler's installer callbacks, turned into progress lines (rattler calls them from its threads)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.linked = 0
+
+    def on_link_start(self, operation: int, package_name: str) -> int:
+        self.progress(f"linking {package_name}")
+        return operation
+
+    def on_link_complete(self, index: int) -> None:
+        self.linked += 1
+
+
+def install_from_lock(packages: list[LockedDependency], prefix: Path, *, platform: str, cache: Path,
+                      download_bytes: int | None, progress: Progress,
+                      link_timeout_s: float = LINK_TIMEOUT_S) -> InstallOutcome:
+    """Make `prefix` hold exactly `packages` (one platform of the lock); see the module docstring."""
+    started = time.monotonic()
+    prefix = prefix.expanduser().absolute()
+    with prefix_lock(prefix):
+        clean_leftovers(prefix, progress)
+        _refuse_foreign(prefix)
+        if installed_matches(prefix, packages):
+            progress(f"{prefix} already matches the lock")
+            return InstallOutcome(prefix, False, 0, len(packages), time.monotonic() - started)
+        uncached = [p for p in packages if not _verified(_cache_path(cache, p), (p.hash.sha256 or "").lower())]
+        total = download_bytes if download_bytes is not None else 0
+        share = total // max(len(packages), 1)
+        check_free_space(prefix, cache, total, share * len(uncached))
+        archives = []
+        for i, pkg in enumerate(packages, 1):
+            path, fetched = fetch_package(pkg, cache)
+            progress(f"[{i}/{len(packages)}] {'downloaded' if fetched else 'cached'} {pkg.name} {pkg.version} "
+                     f"({_mb(path.stat().st_size)}), sha256 verified")
+            archives.append((path, pkg))
+        records = [_record(path, pkg) for path, pkg in archives]
+        staging = prefix.parent / f".{prefix.name}{_STAGING}{os.getpid()}"
+        try:
+            _link(records, staging, prefix, platform, cache, progress, link_timeout_s)
+            (staging / _MARKER).write_text(json.dumps({"packages": sorted(_identity(p) for p in packages)}, indent=1))
+            _swap(staging, prefix)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        progress(f"installed {len(packages)} packages into {prefix}")
+        return InstallOutcome(prefix, True, len(uncached), len(packages), time.monotonic() - started)
+
+
+def _link(records: list[Any], staging: Path, prefix: Path, platform: str, cache: Path, progress: Progress,
+          timeout_s: float) -> None:
+    import rattler
+
+    reporter = _Reporter(progress)
+    try:
+        asyncio.run(asyncio.wait_for(rattler.install(
+            records, staging, cache_dir=cache / "extracted", installed_packages=[],
+            platform=rattler.Subdir(platform), execute_link_scripts=False, show_progress=False,
+            reporter=reporter,  # type: ignore[arg-type]  # structural: only the callbacks it needs
+            alternative_target_prefix=prefix,
+        ), timeout_s))
+    except asyncio.TimeoutError as exc:
+        raise TimeoutExpired(f"linking the environment took longer than {timeout_s:.0f}s") from exc
+    except OSError as exc:
+        raise OutputError(f"cannot write the environment next to {prefix}: {exc.strerror or exc}") from exc
+    except Exception as exc:  # noqa: BLE001  (rattler's installer errors: one clear line, the old prefix kept)
+        full = " ".join(str(exc).split())
+        detail = full[:300]
+        if "No space left" in full or "os error 28" in full:
+            raise OutputError(f"the disk filled up while installing into {prefix}; nothing was changed "
+                              f"({detail})") from exc
+        raise TargetError(f"installing into {prefix} failed, nothing was changed: {detail}") from exc
+
+
+def _refuse_foreign(prefix: Path) -> None:
+    """Never replace a folder dldoctor did not make (an empty one is fine)."""
+    if not prefix.exists() and not prefix.is_symlink():
+        return
+    if prefix.is_dir() and not prefix.is_symlink() and ((prefix / _MARKER).is_file() or not any(prefix.iterdir())):
+        return
+    raise OutputError(f"{prefix} exists and is not an environment dldoctor installed; "
+                      "remove it or choose another --prefix")
+
+
+def _swap(staging: Path, prefix: Path) -> None:
+    """Put the complete staging prefix in place; the old one is removed only after that."""
+    retired = None
+    if prefix.exists() or prefix.is_symlink():
+        retired = prefix.parent / f".{prefix.name}{_RETIRED}{os.getpid()}"
+        prefix.rename(retired)
+    try:
+        staging.rename(prefix)
+    except OSError as exc:
+        if retired is not None:
+            retired.rename(prefix)
+        raise OutputError(f"cannot move the new environment into {prefix}: {exc.strerror}") from exc
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
