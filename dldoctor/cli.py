@@ -336,7 +336,7 @@ def setup(
     lock_only: Annotated[bool, typer.Option("--lock-only", help="Write the spec and the lock; install nothing.")] = False,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the smoke test at the end.")] = False,
     tag: Annotated[OptStr, typer.Option(help="docker: the image tag.")] = None,
-    base_image: Annotated[OptStr, typer.Option("--base-image", help="docker: the runtime base image.")] = None,
+    base_image: Annotated[OptStr, typer.Option("--base-image", help="docker: the base image of both stages.")] = None,
     docker_platform: Annotated[OptStr, typer.Option("--docker-platform", help="docker: linux/amd64, linux/arm64.")] = None,
     dockerfile_only: Annotated[bool, typer.Option("--dockerfile-only", help="docker: write the Dockerfile only.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON (schema dldoctor.setup/1).")] = False,
@@ -372,7 +372,8 @@ def setup(
 
             sys.stdout.write(to_json({"schema": "dldoctor.setup/1", "plan": plan.to_json()}))
         return int(ExitCode.OK)
-    result = run_setup(plan, get_backend(plan.backend), _say, lock_only=lock_only, verify=not no_verify)
+    result = run_setup(plan, get_backend(plan.backend), _say, lock_only=lock_only,
+                       verify=not (no_verify or dockerfile_only))
     if json_out:
         from dldoctor.output import to_json
 

@@ -71,7 +71,7 @@ class SetupResult:
             },
             "install": None if self.install is None else {
                 "location": self.install.location, "python": self.install.python, "changed": self.install.changed,
-                "activate": self.install.activate,
+                "activate": self.install.activate, "details": self.install.details,
             },
             "smoke": self.smoke,
         }

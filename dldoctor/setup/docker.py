@@ -1,0 +1,146 @@
+"""The docker backend: the plan's lock built into an image, then smoke-tested inside it.
+
+plan -> spec and lock (the venv backend's hashed requirements.lock, for the
+image's platform and the base's glibc) -> Dockerfile (rendered from
+`docker/Dockerfile.in`, written next to the lock) -> build through the Docker
+Engine API, from a context holding every locked wheel, offline -> the smoke
+test in a container of the new image, with the host's GPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from dldoctor.errors import OutputError
+from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
+from dldoctor.setup.docker_render import (
+    PLATFORMS,
+    BaseImage,
+    activate_line,
+    choose_base_image,
+    default_tag,
+    docker_platform,
+    render_dockerfile,
+)
+from dldoctor.setup.plan import Plan
+
+DOCKERFILE_NAME = "Dockerfile"
+#: The first line of every Dockerfile dldoctor writes; any other Dockerfile is never overwritten.
+RENDERED_MARK = "# Rendered by dldoctor"
+SMOKE_FRAMEWORKS = {"pytorch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
+
+
+def lock_plan(plan: Plan, base: BaseImage) -> Plan:
+    """The plan the lock is made for: the image's platform and the base image's glibc, not this machine's."""
+    return replace(plan, platforms=(PLATFORMS[docker_platform(plan)],), glibc=base.glibc)
+
+
+def write_dockerfile(path: Path, text: str) -> None:
+    """Write the Dockerfile, refusing to replace one that dldoctor did not write."""
+    try:
+        if path.is_file():
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                first = handle.readline()
+            if not first.startswith(RENDERED_MARK):
+                raise OutputError(f"{path} exists and was not written by dldoctor: move it, or pass --out DIR")
+            if path.read_text(encoding="utf-8") == text:
+                return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+class DockerBackend:
+    """Builds the plan's image from the venv backend's lock; verifies it with the smoke test."""
+
+    name = "docker"
+
+    def __init__(self, lock_backend: Any = None) -> None:
+        self._lock_backend = lock_backend
+
+    def _locker(self) -> Any:
+        if self._lock_backend is None:
+            from dldoctor.setup.venv import VenvBackend
+
+            self._lock_backend = VenvBackend()
+        return self._lock_backend
+
+    def write_spec(self, plan: Plan, progress: Progress) -> SpecResult:
+        """requirements.in for the image's platform (the Dockerfile follows the lock, in `install`)."""
+        spec: SpecResult = self._locker().write_spec(lock_plan(plan, choose_base_image(plan)), progress)
+        return spec
+
+    def lock(self, plan: Plan, spec: SpecResult, progress: Progress) -> LockResult:
+        result: LockResult = self._locker().lock(lock_plan(plan, choose_base_image(plan)), spec, progress)
+        return result
+
+    def install(self, plan: Plan, lock: LockResult, progress: Progress) -> InstallResult:
+        """Render the Dockerfile next to the lock; unless --dockerfile-only, build the image from it."""
+        from dldoctor.setup.docker_context import file_sha256, prepare_context
+        from dldoctor.setup.wheels import target_platform
+
+        base = choose_base_image(plan)
+        platform = docker_platform(plan)
+        target = target_platform(lock_plan(plan, base))
+        tag = default_tag(plan)
+        lock_sha256 = file_sha256(lock.path)
+        text = render_dockerfile(plan, base, lock_sha256=lock_sha256, tag=tag, pip_platforms=target.pip)
+        dockerfile = lock.path.parent / DOCKERFILE_NAME
+        write_dockerfile(dockerfile, text)
+        progress(f"build: {dockerfile} (base {base.reference})")
+        activate = activate_line(plan.kind, tag)
+        details: dict[str, Any] = {"dockerfile": str(dockerfile), "base_image": base.reference, "platform": platform,
+                                   "lock_sha256": lock_sha256, "built": False}
+        if plan.options.get("dockerfile_only"):
+            progress(f"build: --dockerfile-only: nothing built; build it with `docker build -t {tag} .` "
+                     "(see the Dockerfile's header for fetching the wheels)")
+            return InstallResult(location=tag, python=None, changed=False, activate=activate, details=details)
+
+        from dldoctor.setup import docker_engine as engine
+
+        client = engine.connect()
+        try:
+            arch = engine.engine_arch(client)
+            if arch and docker_platform(replace(plan, options={}), arch) != platform:
+                progress(f"warning: the engine runs {arch}; building {platform} needs binfmt/qemu emulation there")
+            engine.ensure_image(client, base.reference, progress)
+            context = prepare_context(lock.path, text, lock_sha256=lock_sha256, pip_platforms=target.pip,
+                                      python_version=plan.python, progress=progress)
+            outcome = engine.build_image(client, context, tag=tag, platform=platform, progress=progress)
+            facts = engine.image_facts(client, tag)
+        finally:
+            client.close()
+        state = "all steps cached" if outcome.ran == 0 else f"{outcome.ran} steps run, {outcome.cached} cached"
+        progress(f"build: {tag} built in {outcome.duration_s:.1f}s ({state}); image size "
+                 f"{facts['size_bytes'] / 1e9:.2f} GB")
+        details.update(built=True, image_id=facts["id"], size_bytes=facts["size_bytes"], steps=outcome.steps,
+                       steps_run=outcome.ran, steps_cached=outcome.cached, build_s=round(outcome.duration_s, 1),
+                       context=str(context))
+        return InstallResult(location=tag, python=None, changed=outcome.ran > 0, activate=activate, details=details)
+
+    def verify(self, plan: Plan, installed: InstallResult, progress: Progress) -> dict[str, Any]:
+        """The smoke test in a container of the new image, with the host's GPUs (`--allow-cpu` for a CPU image)."""
+        if not installed.details.get("built", True):
+            progress("verify: skipped, nothing was built (--dockerfile-only)")
+            return {"verdict": "skipped", "exit_code": 0, "reason": "--dockerfile-only: no image was built"}
+        from dldoctor.smoke.command import smoke_command
+
+        if plan.kind == "cuda":
+            from dldoctor.setup import docker_engine as engine
+
+            client = engine.connect()
+            try:
+                if not engine.has_nvidia_runtime(client):
+                    progress("warning: this engine has no nvidia runtime; `--gpus all` needs the NVIDIA Container "
+                             "Toolkit (nvidia-ctk runtime configure --runtime=docker)")
+            finally:
+                client.close()
+        progress(f"verify: smoke test in {installed.location}")
+        result, _code = smoke_command(SMOKE_FRAMEWORKS.get(plan.framework, "auto"), image=installed.location,
+                                      quick=True, allow_cpu=plan.kind == "cpu")
+        return result
