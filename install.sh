@@ -5,7 +5,8 @@
 #   curl -fsSL https://raw.githubusercontent.com/dldoctor/dldoctor/main/install.sh | sh -s -- --setup pytorch
 #
 # Options (after `sh -s --`):
-#   --setup FRAMEWORK   after the check, run `dldoctor setup FRAMEWORK` (pytorch, tensorflow, jax)
+#   --setup FRAMEWORK   after the check, run `dldoctor setup FRAMEWORK` (pytorch, tensorflow, jax);
+#                       arguments after `--` go to it: --setup pytorch -- --backend venv --variant cpu
 #   --yes               as root, install a missing Python with the system package manager
 #   --bin-dir DIR       where the `dldoctor` command is linked (default ~/.local/bin; /usr/local/bin as root)
 #   --uninstall         remove dldoctor's environment, the link and the PATH line
@@ -48,7 +49,8 @@ usage() {
     cat <<'EOF_USAGE'
 usage: curl -fsSL <install.sh URL> | sh -s -- [options]
 
-  --setup FRAMEWORK   after the check, run `dldoctor setup FRAMEWORK` (pytorch, tensorflow, jax)
+  --setup FRAMEWORK   after the check, run `dldoctor setup FRAMEWORK` (pytorch, tensorflow, jax);
+                      arguments after `--` go to it (--setup pytorch -- --backend venv)
   --yes               as root, install a missing Python with the system package manager
   --bin-dir DIR       where the `dldoctor` command is linked
   --uninstall         remove dldoctor's environment, the link and the PATH line
@@ -61,6 +63,11 @@ EOF_USAGE
 }
 
 # run CMD ARGS...: do it, or print it under --dry-run.
+# A word quoted for eval: 'it'\''s'.
+quote() {
+    printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
 run() {
     if [ "$DRY_RUN" -eq 1 ]; then
         printf 'would run: %s\n' "$*"
@@ -328,11 +335,12 @@ uninstall_dldoctor() {
     say "dldoctor is uninstalled"
 }
 
+# shellcheck disable=SC2120  # "$@" inside is set from SETUP_ARGS, not passed in
 after_install() {
     dld="$DLDOCTOR_HOME/venv/bin/dldoctor"
     if [ "$DRY_RUN" -eq 1 ]; then
         [ "$CHECK" -eq 1 ] && printf 'would run: %s check\n' "$dld"
-        [ -n "$SETUP" ] && printf 'would run: %s setup %s\n' "$dld" "$SETUP"
+        [ -n "$SETUP" ] && printf 'would run: %s setup %s%s\n' "$dld" "$SETUP" "$SETUP_ARGS"
         return 0
     fi
     status=0
@@ -341,7 +349,8 @@ after_install() {
     fi
     if [ -n "$SETUP" ]; then
         say "setting up $SETUP"
-        "$dld" setup "$SETUP" || die "dldoctor setup $SETUP failed (see above)" 5
+        eval "set -- $SETUP_ARGS"
+        "$dld" setup "$SETUP" "$@" || die "dldoctor setup $SETUP failed (see above)" 5
         return 0
     fi
     if [ "$QUIET" -eq 0 ]; then
@@ -375,6 +384,7 @@ main() {
     CHECK=1
     UNINSTALL=0
     SETUP=""
+    SETUP_ARGS=""
     BIN_DIR=""
     while [ $# -gt 1 ]; do
         case "$1" in
@@ -388,10 +398,21 @@ main() {
             --no-check) CHECK=0 ;;
             --uninstall) UNINSTALL=1 ;;
             -h|--help) usage; exit 0 ;;
+            --)
+                shift
+                while [ $# -gt 1 ]; do
+                    SETUP_ARGS="$SETUP_ARGS $(quote "$1")"
+                    shift
+                done
+                break
+                ;;
             *) die "unknown option: $1 (see --help)" 2 ;;
         esac
         shift
     done
+    if [ -n "$SETUP_ARGS" ] && [ -z "$SETUP" ]; then
+        die "arguments after -- go to dldoctor setup: give --setup FRAMEWORK too" 2
+    fi
     case "$SETUP" in
         ""|pytorch|pytorch==*|tensorflow|tensorflow==*|jax|jax==*) ;;
         *) die "--setup $SETUP: choose pytorch, tensorflow or jax" 2 ;;

@@ -30,27 +30,6 @@ TORCH_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_
 TAG = "dldoctor-test/pytorch:cpu-py3.11"
 
 
-@pytest.fixture(scope="session")
-def engine() -> Iterator[Any]:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except Exception as exc:  # noqa: BLE001  (any failure means no engine here)
-        pytest.skip(f"no Docker engine reachable ({type(exc).__name__}); .ci/dockerd.sh starts one")
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def base_image(engine: Any) -> str:
-    try:
-        return docker_base.ensure_base_image(engine)
-    except docker_base.BaseImageUnavailable as exc:
-        pytest.skip(f"cannot make the test base image: {exc}")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _contexts_in_test_cache() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
