@@ -21,8 +21,12 @@ def _esc(text: str) -> str:
     return escape(text)
 
 
-def area_summary(area: str, facts: Facts) -> str | None:
-    """A one-line account of an area, or None when there is nothing to say about it."""
+def area_summary(area: str, facts: Facts, findings: list[Finding] | None = None) -> str | None:
+    """A one-line account of an area, or None when there is nothing to say about it.
+
+    `findings` are the area's findings (all severities): a summary never claims
+    "no problems" over a finding listed under it.
+    """
     if area == "host":
         distro = pick(facts.raw, "host", "distro", "name", kind=str) or facts.os
         parts = [distro, facts.arch]
@@ -45,6 +49,8 @@ def area_summary(area: str, facts: Facts) -> str | None:
             f", {round((pick(g, 'memory_total_mib', kind=int) or 0) / 1024)} GiB)" for g in gpus
         )
         cuda = f" (CUDA {facts.cuda_driver_version})" if facts.cuda_driver_version else ""
+        if not facts.gpus and facts.nvml_error_code:
+            return f"driver {facts.driver_version or 'unknown'}{cuda}; GPUs unreadable (NVML: {facts.nvml_error_code})"
         return f"driver {facts.driver_version or 'unknown'}{cuda}; {len(gpus)} GPU{'s' if len(gpus) != 1 else ''}" + (
             f": {names}" if names else "")
     if area == "cuda":
@@ -85,9 +91,11 @@ def area_summary(area: str, facts: Facts) -> str | None:
         gpu = "NVIDIA runtime" if docker.get("nvidia_runtime") else ("CDI" if docker.get("cdi_nvidia_spec") else "no GPU support")
         return f"Docker {docker.get('server_version')}, {gpu}"
     if area == "health":
-        if not facts.working_gpus:
+        health = [f for f in findings or () if f.id.startswith("health.")]
+        if not facts.working_gpus or any(f.severity is not Severity.INFO for f in health):
             return None
-        return "no ECC, throttling or link problems seen"
+        notes = f"; {len(health)} note{'s' if len(health) > 1 else ''} (-v shows {'them' if len(health) > 1 else 'it'})"
+        return "no ECC, throttling or link problems seen" + (notes if health else "")
     return None
 
 
@@ -99,15 +107,14 @@ def render_check(report: Report, verbose: int = 0) -> list[str]:
     for finding in report.findings:
         by_area.setdefault(finding.area if finding.area in AREAS else "internal", []).append(finding)
     for area in AREAS:
-        findings = [f for f in by_area.get(area, []) if verbose or f.severity is not Severity.INFO or area == "frameworks"]
-        summary = area_summary(area, facts)
+        everything = by_area.get(area, [])
+        findings = [f for f in everything if verbose or f.severity is not Severity.INFO or area == "frameworks"]
+        summary = area_summary(area, facts, everything)
         if summary is None and not findings:
             continue
         worst = max((f.severity.rank for f in findings), default=-1)
         mark = {2: "error", 1: "warning", 0: "ok", -1: "ok"}[worst]
         title = AREA_TITLES[area]
-        if summary and worst < 2 and area == "health" and findings:
-            summary = None
         lines.append(f"{MARKS[mark]} [bold]{title}[/]" + (f": {_esc(summary)}" if summary else ""))
         for finding in findings:
             lines.append(f"    {SEVERITY_MARK[finding.severity]} {_esc(finding.title)} [dim]({finding.id})[/]")

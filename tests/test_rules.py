@@ -265,7 +265,7 @@ def test_pythonpath_site_packages(h100: dict[str, Any]) -> None:
     ({"remapped_rows_failure": True}, "health.row-remap-failed", "error"),
     ({"clocks_event_reasons": ["hw_thermal_slowdown"]}, "health.throttling", "warning"),
     ({"clocks_event_reasons": ["hw_power_brake_slowdown"]}, "health.throttling", "warning"),
-    ({"mig_mode": True}, "health.mig-enabled", "info"),
+    ({"mig_mode": True}, "health.mig-enabled", "warning"),  # slices only, or no GPU without instances
     ({"pcie_link": {"current_gen": 5, "max_gen": 5, "current_width": 8, "max_width": 16}}, "health.pcie-degraded",
      "warning"),
     ({"pcie_link": {"current_gen": 3, "max_gen": 5, "current_width": 16, "max_width": 16},

@@ -84,7 +84,14 @@ def gfx_in_build(facts: Facts) -> Iterator[Finding]:
             continue
         name = pick(fw, "name", kind=str) or "?"
         build = f"{name} {pick(fw, 'version', kind=str) or '?'}"
-        fix = [f"dldoctor check --framework {name}  # its recommendation names the build that lists your GPU"]
+        from dldoctor.rules.recommend import torch_choice
+
+        fix: list[str] = []
+        choice = torch_choice(facts) if name == "pytorch" else None
+        if choice is not None and choice[0].startswith("rocm"):
+            fix.append(f"pip install --force-reinstall torch --index-url https://download.pytorch.org/whl/{choice[0]}")
+        elif choice is None:
+            fix.append(f"dldoctor check --framework {name}  # its recommendation names the build that lists your GPU")
         for gfx in missing:
             override = override_for(gfx)
             if override:
@@ -94,7 +101,7 @@ def gfx_in_build(facts: Facts) -> Iterator[Finding]:
             "amd.gfx-not-in-build", Severity.ERROR,
             f"{build} has no kernels for {', '.join(missing)}",
             f"Targets in this build: {', '.join(build_targets(fw) or [])}. The GPU will not be used.",
-            tuple(fix),
+            tuple(fix or ["no ROCm build lists this GPU: use the CPU build, or a GPU that ROCm supports"]),
             evidence={"framework": name, "found": missing, "required": build_targets(fw)},
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from packaging.version import InvalidVersion, Version
 
@@ -30,22 +30,17 @@ def major_minor(text: Any) -> str | None:
     return f"{v.major}.{v.minor}" if v is not None else None
 
 
-def _ask(name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call knowledge query `name`; None when it is missing or cannot answer."""
-    fn: Callable[..., Any] | None = getattr(knowledge, name, None)
-    if fn is None:
-        return None
-    try:
-        return fn(*args, **kwargs)
-    except (DldoctorError, LookupError, TypeError, ValueError, AttributeError):
-        return None
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _rows(table: str) -> tuple[dict[str, Any], ...]:
+def ask(query: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
+    """Call knowledge query `query`; None when it cannot answer (an unreadable or overridden table
+    that lacks a row's field must cost one verdict, not the whole report)."""
     try:
-        return knowledge.table(table).rows
-    except (DldoctorError, OSError, LookupError):
-        return ()
+        return query(*args, **kwargs)
+    except (DldoctorError, OSError, LookupError, TypeError, ValueError, AttributeError):
+        return None
 
 
 # --- driver tiers -----------------------------------------------------------------------
@@ -65,7 +60,7 @@ class DriverTier:
 
 def compat_floor(cuda_major: int, os_name: str = "Linux") -> str | None:
     """The minor-version-compatibility floor of a CUDA major branch (580.65.06 for 13.x)."""
-    answer = _ask("min_driver", f"{cuda_major}.0", "minor", os_name)
+    answer = ask(knowledge.min_driver, f"{cuda_major}.0", "minor", os_name)
     return str(answer) if answer else None
 
 
@@ -77,9 +72,9 @@ def driver_tier(driver: str | None, cuda: str | None, os_name: str = "Linux") ->
     if d is None or c is None:
         return DriverTier("unknown", None, None)
     cuda_mm = f"{c.major}.{c.minor}"  # a major-only "12" reads as 12.0
-    full = _ask("min_driver", cuda_mm, "full", os_name)
-    minor = _ask("min_driver", cuda_mm, "minor", os_name)
-    how = _ask("driver_runs_cuda", str(driver), cuda_mm, os_name)
+    full = ask(knowledge.min_driver, cuda_mm, "full", os_name)
+    minor = ask(knowledge.min_driver, cuda_mm, "minor", os_name)
+    how = ask(knowledge.driver_runs_cuda, str(driver), cuda_mm, os_name)
     if how == "full":
         return DriverTier("full", full, minor)
     if how == "minor":
@@ -136,33 +131,27 @@ def torch_arch_list(torch_version: str | None, cuda: str | None, machine_arch: s
     if not torch_version or not cuda:
         return None
     tag = "cu" + cuda.replace(".", "")
-    answer = _ask("torch_wheel_archs", tag, torch_version, machine_arch)
-    arch_list = getattr(answer, "arch_list", None)
-    return list(arch_list) if isinstance(arch_list, list) else None
+    answer = ask(knowledge.torch_wheel_archs, tag, torch_version, machine_arch)
+    return answer.arch_list if answer is not None else None
 
 
 def rocm_gfx_targets(rocm: str | None) -> list[str] | None:
     if not rocm:
         return None
-    answer = _ask("rocm_gfx_targets", rocm)
-    if isinstance(answer, (list, tuple, set, frozenset)) and all(isinstance(a, str) for a in answer):
-        return sorted(answer)
-    return None
+    answer = ask(knowledge.rocm_gfx_targets, rocm)
+    return sorted(answer) if answer is not None else None
 
 
 def tensorflow_cuda(tf_version: str | None) -> tuple[str | None, str | None]:
     """(CUDA, cuDNN) TensorFlow `tf_version` was built and tested with."""
     if not tf_version:
         return None, None
-    answer = _ask("tensorflow_requirements", tf_version)
+    answer = ask(knowledge.tensorflow_requirements, tf_version)
     if answer is None:
         return None, None
-    cuda = answer.get("cuda") if isinstance(answer, dict) else getattr(answer, "cuda", None)
-    cudnn = answer.get("cudnn") if isinstance(answer, dict) else getattr(answer, "cudnn", None)
-    return (str(cuda) if cuda else None), (str(cudnn) if cudnn else None)
+    return answer.cuda or None, answer.cudnn or None
 
 
 def jax_min_capability(cuda_major: str | None) -> str | None:
-    answer = _ask("jax_cuda_requirements", cuda_major) if cuda_major else None
-    value = answer.get("min_capability") if isinstance(answer, dict) else getattr(answer, "min_capability", None)
-    return str(value) if value else None
+    answer = ask(knowledge.jax_cuda_requirements, cuda_major) if cuda_major else None
+    return answer.min_capability if answer is not None else None

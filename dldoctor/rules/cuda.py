@@ -238,7 +238,7 @@ def toolkit_vs_driver(facts: Facts) -> Iterator[Finding]:
     top = max(newer, key=Version)
     from dldoctor import knowledge
 
-    floor = knowledge.driver_floor(top, facts.os)
+    floor = knowledge.driver_floor(top, facts.driver_os)
     yield Finding(
         "cuda.toolkit-newer-than-driver", Severity.WARNING,
         f"CUDA toolkit {top} ({newer[top]}) is newer than the driver's CUDA {driver_cuda}",

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
+from dldoctor.rules.containers import container_without_gpus
 from dldoctor.rules.facts import Facts, pick
 from dldoctor.rules.fixes import hold_driver_packages, install_nvidia_driver
 
@@ -61,6 +62,15 @@ error from NVIDIA's own tool.
 explains("driver.ok", "NVIDIA driver", "The driver is loaded and reports its GPUs.")
 
 
+#: Probes that only fail because the driver does; a driver error finding already explains them.
+NVIDIA_PROBES = "nvidia."
+
+
+def driver_broken(facts: Facts) -> bool:
+    """Whether the driver rules report an error, which then explains every failure of the NVIDIA probes."""
+    return any(f.severity is Severity.ERROR for f in driver_state(facts))
+
+
 def _reload(facts: Facts) -> list[str]:
     cmds = ["sudo reboot  # or, with no process on the GPU: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia "
             "&& sudo modprobe nvidia"]
@@ -95,8 +105,8 @@ def driver_state(facts: Facts) -> Iterator[Finding]:
             )
         return
     loaded = pick(nv, "module_loaded", kind=bool)
-    if facts.in_container and not loaded:
-        return  # a container sees the host's PCI bus but not its modules; the containers rules speak
+    if facts.in_container and (not loaded or container_without_gpus(facts)):
+        return  # a container sees the host's PCI bus and modules, not its devices; the containers rules speak
     if not loaded and facts.nvidia_pci:
         libraries = nv.get("libraries")
         fix: list[str] = []
@@ -139,9 +149,11 @@ def driver_state(facts: Facts) -> Iterator[Finding]:
         )
         return
     if code and code not in ("LibraryNotFound",) and not facts.gpus:
+        smi = [m for f in facts.probe_failures if (pick(f, "probe", kind=str) or "").startswith(NVIDIA_PROBES)
+               and (m := pick(f, "message", kind=str) or pick(f, "error", kind=str))]
         yield Finding(
             "driver.nvml-error", Severity.ERROR, f"NVML failed: {code}",
-            pick(nv, "nvml_error", "message", kind=str) or "",
+            "; ".join([pick(nv, "nvml_error", "message", kind=str) or "", *smi]).strip("; "),
             ("nvidia-smi  # shows the same error from NVIDIA's tool", "sudo dmesg | grep -i nvrm"),
         )
     elif loaded and not facts.gpus and facts.nvidia_pci:

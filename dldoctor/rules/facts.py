@@ -73,6 +73,11 @@ class Facts:
         return pick(self.raw, "host", "wsl", kind=bool) is True
 
     @property
+    def driver_os(self) -> str:
+        """The OS whose driver table applies: under WSL2 the driver is the Windows one."""
+        return "Windows" if self.wsl else self.os
+
+    @property
     def cloud(self) -> str | None:
         return pick(self.raw, "host", "cloud", kind=str)
 

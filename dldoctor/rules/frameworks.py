@@ -93,9 +93,9 @@ _PIP = {"pytorch": "torch", "jax": "jax", "tensorflow": "tensorflow", "paddlepad
 
 
 def _reinstall(facts: Facts, name: str) -> list[str]:
-    from dldoctor.rules.recommend import install_command
+    from dldoctor.rules.recommend import gpu_install
 
-    cmd = install_command(facts, name)
+    cmd = gpu_install(facts, name)
     if cmd is None:
         return [f"pip uninstall {pick_dist(name)} && pip install {_PIP.get(name, name)}  # the GPU build"]
     if name == "pytorch":
@@ -245,13 +245,13 @@ def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
         return
     # 5. Driver too old for the build's CUDA.
     cuda = _build_cuda(fw)
-    tier = driver_tier(facts.driver_version, cuda, facts.os)
+    tier = driver_tier(facts.driver_version, cuda, facts.driver_os)
     if tier.runs is False:
         fid = "frameworks.jax-plugin-driver" if name == "jax" else "driver.too-old-for-framework"
         required = tier.full_floor or tier.compat_floor
         branch = (required or "").split(".", 1)[0] or None
         fix = [*install_nvidia_driver(facts, branch), *_reinstall(facts, name)[:1]]
-        fix[-1] += "  # or: the build for the CUDA your driver runs"
+        fix[-1] += "  # or, instead of the driver upgrade: a build this driver runs"
         yield Finding(
             fid, Severity.ERROR,
             f"{label} needs CUDA {cuda}: driver {facts.driver_version} (CUDA {facts.cuda_driver_version or '?'}) is too old",

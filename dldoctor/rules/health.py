@@ -109,8 +109,9 @@ def gpu_health(facts: Facts) -> Iterator[Finding]:
             )
         if pick(gpu, "mig_mode", kind=bool):
             yield Finding(
-                "health.mig-enabled", Severity.INFO, f"{_label(gpu)} has MIG enabled: frameworks see MIG slices only",
-                "Each process sees only the MIG instances it is given (CUDA_VISIBLE_DEVICES=MIG-<uuid>).",
+                "health.mig-enabled", Severity.WARNING, f"{_label(gpu)} has MIG enabled: frameworks see MIG slices only",
+                "Each process sees only the MIG instances it is given (CUDA_VISIBLE_DEVICES=MIG-<uuid>), never the "
+                "whole GPU; with no instance created, frameworks see no GPU at all.",
                 ("nvidia-smi -L  # lists the MIG instances and their UUIDs",
                  f"sudo nvidia-smi -i {pick(gpu, 'index', kind=int) or 0} -mig 0  # to turn MIG off (needs a GPU reset)"),
                 evidence={"gpu": pick(gpu, "index", kind=int), "found": "MIG on"},
@@ -205,7 +206,12 @@ def _count(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def probe_failures(facts: Facts) -> Iterator[Finding]:
+    from dldoctor.rules.driver import NVIDIA_PROBES, driver_broken
+
     failures = facts.probe_failures
+    if failures and driver_broken(facts):
+        # nvidia-smi failing on a driver that is not loaded or mismatched is the driver finding's evidence, not news.
+        failures = [f for f in failures if not (pick(f, "probe", kind=str) or "").startswith(NVIDIA_PROBES)]
     if not failures:
         return
     items = [f"{pick(f, 'probe', kind=str) or '?'}: {pick(f, 'message', kind=str) or pick(f, 'error', kind=str) or '?'}"
