@@ -113,6 +113,10 @@ def render_check(report: Report, verbose: int = 0) -> list[str]:
         if summary is None and not findings:
             continue
         worst = max((f.severity.rank for f in findings), default=-1)
+        if area == "frameworks":
+            # A framework that will not use the GPU marks its own line, whatever area explains why.
+            worst = max([worst, *(f.severity.rank for f in report.findings
+                                  if f.evidence.get("framework") and f.severity is not Severity.INFO)])
         mark = {2: "error", 1: "warning", 0: "ok", -1: "ok"}[worst]
         title = AREA_TITLES[area]
         lines.append(f"{MARKS[mark]} [bold]{title}[/]" + (f": {_esc(summary)}" if summary else ""))

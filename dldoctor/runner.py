@@ -103,7 +103,12 @@ class Runner:
             return CommandResult(argv, None, "", "", 0.0, start_error=exc.strerror or str(exc))
         try:
             out, err = proc.communicate(input=stdin_text, timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                # Ctrl-C does not reach a child in its own session: stop it before going on.
+                _kill_group(proc)
+                proc.wait()
+                raise
             _kill_group(proc)
             try:
                 out, err = proc.communicate(timeout=1.0)

@@ -1,0 +1,58 @@
+"""One real end-to-end venv setup: the CPU build of PyTorch, locked, installed in a fresh venv, smoke-tested.
+
+This machine's pip can install torch==2.13.0 CPU from its local wheel store
+(/opt/wheels); torch's dependencies come from PyPI. Nothing is skipped on a
+machine that has the store: a failure to reach PyPI fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+WHEELS = Path("/opt/wheels")
+TORCH = "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (WHEELS / TORCH).is_file(), reason=f"no {TORCH} in {WHEELS} (the CI machine's wheel store)"),
+    pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the stored torch wheel is cp311"),
+]
+
+
+def _setup(prefix: Path, out: Path, *extra: str) -> tuple[int, dict[str, object], float]:
+    argv = [sys.executable, "-m", "dldoctor", "setup", "pytorch==2.13.0", "--backend", "venv", "--variant", "cpu",
+            "--python", "3.11", "--find-links", str(WHEELS), "--prefix", str(prefix), "--out", str(out), "--json", *extra]
+    started = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    took = time.monotonic() - started
+    assert done.stdout.strip(), f"no JSON on stdout; stderr: {done.stderr[-2000:]}"
+    return done.returncode, json.loads(done.stdout), took
+
+
+@pytest.mark.timeout(900)
+def test_cpu_torch_venv_end_to_end(tmp_path: Path) -> None:
+    prefix, out = tmp_path / "torch-cpu", tmp_path / "files"
+    code, result, _took = _setup(prefix, out)
+    assert code == 0, result
+    smoke = result["smoke"]
+    assert isinstance(smoke, dict) and smoke["exit_code"] == 0, smoke
+    lock_text = (out / "requirements.lock").read_text()
+    assert "torch==2.13.0+cpu \\\n    --hash=sha256:" in lock_text
+    pinned = [line for line in lock_text.splitlines() if "==" in line and not line.startswith("#")]
+    assert len(pinned) >= 5 and all(line.endswith("\\") for line in pinned), pinned  # every package has a hash
+    version = subprocess.run([str(prefix / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
+                             capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+    assert version == "2.13.0+cpu"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["files", "torch-cpu"]  # nothing staged left behind
+
+    # Nothing changed: the lock is reused, the environment kept, and it is quick.
+    code, again, took = _setup(prefix, out, "--no-verify")
+    assert code == 0, again
+    assert again["lock"]["reused"] is True and again["install"]["changed"] is False  # type: ignore[index]
+    assert took < 30, f"an unchanged re-run took {took:.1f}s"
