@@ -31,13 +31,13 @@ test -x /opt/dldoctor/venv/bin/dldoctor
 test -L /usr/local/bin/dldoctor
 dldoctor --version
 dldoctor check --json > /tmp/report.json || test $? -eq 1
-python3 -c "import json; r = json.load(open('/tmp/report.json')); assert r['schema'] == 'dldoctor.report/1'; print('check status', r['status'])"
+python3 -c "import json; r = json.load(open('/tmp/report.json')); assert r['schema'] == 'dldoctor.report/1'"
 echo "== re-run"
 sh /install.sh --quiet --no-check
 test -x /opt/dldoctor/venv/bin/dldoctor
 echo "== setup"
-sh /install.sh --quiet --no-check --setup "pytorch==2.13.0" -- --backend venv --variant cpu --index-url none --find-links /wheels \
-    --prefix /opt/envs/torch --out /tmp/setup
+sh /install.sh --quiet --no-check --setup "pytorch==2.13.0" -- --backend venv --variant cpu \
+    --index-url none --find-links /wheels --prefix /opt/envs/torch --out /tmp/setup
 /opt/envs/torch/bin/python -c "import torch; print('torch', torch.__version__)"
 echo "== uninstall"
 sh /install.sh --uninstall

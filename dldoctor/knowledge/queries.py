@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from packaging.version import InvalidVersion, Version
 
 __all__ = [
+    "parse_capability",
     "CloudRule",
     "FrameworkDistribution",
     "FrameworkInfo",
@@ -81,7 +82,7 @@ def _mm(text: str | None) -> tuple[int, int] | None:
     return int(major), int(rest)
 
 
-def _cc(text: str) -> tuple[int, int] | None:
+def parse_capability(text: str) -> tuple[int, int] | None:
     """"8.6" / "86" / "sm_86" / "compute_90" / "sm_90a" / "12.0" / "120" -> (major, minor)."""
     raw = text.strip().lower()
     for prefix in ("sm_", "compute_"):
@@ -256,8 +257,8 @@ class WheelArchs:
     @property
     def arch_list(self) -> list[str]:
         """As `torch.cuda.get_arch_list()` spells it: ["sm_75", ..., "compute_120"]."""
-        out = [_sm(cc) for s in self.sm if (cc := _cc(s)) is not None]
-        return out + [f"compute_{cc[0]}{cc[1]}" for p in self.ptx if (cc := _cc(p)) is not None]
+        out = [_sm(cc) for s in self.sm if (cc := parse_capability(s)) is not None]
+        return out + [f"compute_{cc[0]}{cc[1]}" for p in self.ptx if (cc := parse_capability(p)) is not None]
 
     def describe(self) -> str:
         """"7.5, 8.0, ..., 12.0, PTX 12.0" for messages."""
@@ -280,7 +281,7 @@ def torch_wheel_archs(variant: str, torch_version: str, machine_arch: str = "x86
         sm = [str(s) for s in row["sm"]]
         if arm:
             sm += [str(s) for s in row.get("aarch64_extra_sm") or () if s not in sm]
-        sm.sort(key=lambda s: _cc(s) or (0, 0))
+        sm.sort(key=lambda s: parse_capability(s) or (0, 0))
         return WheelArchs(variant=str(row["variant"]), sm=tuple(sm), ptx=tuple(str(p) for p in row.get("ptx") or ()),
                           verified=bool(row.get("verified", True)))
     return None
@@ -288,16 +289,16 @@ def torch_wheel_archs(variant: str, torch_version: str, machine_arch: str = "x86
 
 def _runs_how(cc: str, archs: WheelArchs, allow_ptx: bool = True) -> str | None:
     """"sm" when a cubin runs on `cc`, "ptx" when only PTX JIT does, None when neither."""
-    device = _cc(cc)
+    device = parse_capability(cc)
     if device is None:
         return None
     for entry in archs.sm:
-        target = _cc(entry)
+        target = parse_capability(entry)
         if target is not None and device[0] == target[0] and device[1] >= target[1]:
             return "sm"
     if allow_ptx:
         for entry in archs.ptx:
-            target = _cc(entry)
+            target = parse_capability(entry)
             if target is not None and device >= target:
                 return "ptx"
     return None
@@ -314,12 +315,12 @@ def capability_runs(cc: str, archs: WheelArchs) -> bool:
 
 def cuda_supports_capability(cuda: str, cc: str) -> bool:
     """Whether CUDA toolkit `cuda` ("12.8") can compile for compute capability `cc` ("12.0")."""
-    device = _cc(cc)
+    device = parse_capability(cc)
     toolkit = _v(cuda)
     if device is None or toolkit is None:
         return False
     for row in _rows("cuda_arch_support"):
-        if device not in {_cc(str(c)) for c in row["capabilities"]}:
+        if device not in {parse_capability(str(c)) for c in row["capabilities"]}:
             continue
         added = _v(row.get("added") or "")
         removed = _v(row.get("removed") or "")
@@ -742,8 +743,8 @@ def choose_torch_variant(
     drv = _driver(cuda_driver_version, os_name)
     if drv is None:
         return VariantChoice("cpu", f"the driver version {cuda_driver_version!r} cannot be read", [])
-    caps = [cc for c in capabilities if (cc := _cc(c)) is not None]
-    unreadable = [c for c in capabilities if _cc(c) is None]
+    caps = [cc for c in capabilities if (cc := parse_capability(c)) is not None]
+    unreadable = [c for c in capabilities if parse_capability(c) is None]
     if unreadable:
         return VariantChoice("cpu", f"compute capability {', '.join(unreadable)} cannot be read", [])
     variant, text, rejected = _pick_cuda(torch_version, variants, drv, caps, machine_arch, os_name)

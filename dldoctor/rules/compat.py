@@ -86,19 +86,7 @@ def driver_tier(driver: str | None, cuda: str | None, os_name: str = "Linux") ->
 
 # --- GPU architectures ----------------------------------------------------------------------
 
-def _cc(text: str) -> tuple[int, int] | None:
-    """"8.6" / "86" / "sm_86" / "compute_90" / "sm_90a" -> (8, 6)."""
-    raw = text.strip().lower()
-    for prefix in ("sm_", "compute_"):
-        raw = raw.removeprefix(prefix)
-    raw = raw.rstrip("af")
-    if "." in raw:
-        major, _, minor = raw.partition(".")
-    else:
-        major, minor = raw[:-1], raw[-1:]
-    if not (major.isdigit() and minor.isdigit()):
-        return None
-    return int(major), int(minor)
+_cc = knowledge.parse_capability
 
 
 def capability_covered(capability: str, arch_list: list[str]) -> bool | None:

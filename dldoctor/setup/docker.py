@@ -81,7 +81,8 @@ class DockerBackend:
 
     def install(self, plan: Plan, lock: LockResult, progress: Progress) -> InstallResult:
         """Render the Dockerfile next to the lock; unless --dockerfile-only, build the image from it."""
-        from dldoctor.setup.docker_context import file_sha256, prepare_context
+        from dldoctor.output import sha256_file as file_sha256
+        from dldoctor.setup.docker_context import prepare_context
         from dldoctor.setup.wheels import target_platform
 
         base = choose_base_image(plan)

@@ -8,7 +8,6 @@ cache folder, one per lock, and are reused while the lock is unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -30,12 +29,6 @@ def cache_root() -> Path:
     return Path(base) / "dldoctor" / "docker-context"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_argv(python: str, lock: Path, dest: Path, *, pip_platforms: tuple[str, ...],

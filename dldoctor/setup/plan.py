@@ -180,7 +180,8 @@ def _choose_variant(facts: Facts, framework: str, version: str | None, gpu_cc: l
             runs = knowledge.driver_runs_cuda(facts.driver_version or "0", f"{major}.0") if facts.driver_version \
                 else (_major(driver_cuda) >= major)
             if runs and all(_cc(c) >= _cc(need.min_sm) for c in gpu_cc):
-                return f"cuda{major}.0", f"the driver runs CUDA {major} and every GPU is sm_{need.min_sm.replace('.', '')} or newer"
+                sm = need.min_sm.replace(".", "")
+                return f"cuda{major}.0", f"the driver runs CUDA {major} and every GPU is sm_{sm} or newer"
         return "cpu", "neither JAX CUDA 13 nor CUDA 12 wheels run with this driver and GPU"
     required = knowledge.tensorflow_requirements(version or "2.21")
     if required is None:
@@ -199,11 +200,9 @@ def _major(version: str) -> int:
 
 
 def _cc(text: str) -> tuple[int, int]:
-    major, _, minor = text.partition(".")
-    try:
-        return int(major), int(minor or 0)
-    except ValueError:
-        return (0, 0)
+    from dldoctor import knowledge
+
+    return knowledge.parse_capability(text) or (0, 0)
 
 
 def _variant_name(index_variant: str) -> str:

@@ -13,14 +13,14 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from dldoctor import __version__
-from dldoctor.errors import OutputError, TargetError, UsageError
+from dldoctor import __version__, output
+from dldoctor.errors import TargetError, UsageError
+from dldoctor.probes.frameworks import canonical as canonical_name
 from dldoctor.setup.plan import Plan
 
 PYPI = "https://pypi.org/simple"
@@ -281,17 +281,9 @@ def _local_path(url: str) -> Path | None:
     return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_file = output.sha256_file
 
 
-def canonical_name(name: str) -> str:
-    """PEP 503 name: "Jinja2" -> "jinja2", "typing_extensions" -> "typing-extensions"."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def check_torch_variant(plan: Plan, packages: list[LockedPackage], platform: TargetPlatform) -> str | None:
@@ -319,18 +311,5 @@ def check_torch_variant(plan: Plan, packages: list[LockedPackage], platform: Tar
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a file whole or not at all: a temporary file beside it, then a rename."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        raise
+    """Write a file whole or not at all, making its folder when needed."""
+    output.write_atomic(path, text, make_parents=True)
