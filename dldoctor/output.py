@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,8 @@ def write_atomic(path: Path, text: str, *, make_parents: bool = False) -> None:
     A temporary file beside it, then a rename; on any failure (Ctrl-C included)
     the temporary file is removed and the old file is left as it was.
     """
+    import tempfile
+
     directory = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a directory")
@@ -46,6 +46,8 @@ def write_atomic(path: Path, text: str, *, make_parents: bool = False) -> None:
 
 def sha256_file(path: Path) -> str:
     """The sha256 of a file, read in blocks."""
+    import hashlib
+
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -77,11 +78,18 @@ def take_snapshot(
         threading.Thread(target=run, args=(name, probe), name=f"probe-{name}", daemon=True)
         for name, probe in _probes(python)
     ]
-    for thread in threads:
-        thread.start()
-    limit = deadline_s if deadline_s is not None else machine.timeout_s * 3 + 2.0
-    for thread in threads:
-        thread.join(max(0.0, limit - (time.monotonic() - started)))
+    # The probes are short and mostly wait on files, sockets and children: a short GIL switch
+    # interval lets the one that has work run instead of queueing behind the default 5 ms.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    try:
+        for thread in threads:
+            thread.start()
+        limit = deadline_s if deadline_s is not None else machine.timeout_s * 3 + 2.0
+        for thread in threads:
+            thread.join(max(0.0, limit - (time.monotonic() - started)))
+    finally:
+        sys.setswitchinterval(switch)
     with lock:
         for thread in threads:
             if thread.is_alive():

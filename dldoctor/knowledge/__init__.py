@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dldoctor.errors import InputError
 
@@ -82,5 +82,16 @@ def table_names() -> list[str]:
     return sorted(p.stem for p in DATA_DIR.glob("*.json"))
 
 
-# Query functions live in submodules and are re-exported here.
-from dldoctor.knowledge.queries import *  # noqa: E402,F403  (the public query API)
+# The query functions live in `queries` and are reached as `knowledge.NAME`; the module is
+# imported on first use (PEP 562), so a snapshot that needs no query does not pay for it.
+if TYPE_CHECKING:
+    from dldoctor.knowledge.queries import *  # noqa: F403  (the public query API, for the type checker)
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    queries = importlib.import_module("dldoctor.knowledge.queries")
+    if name in queries.__all__:
+        return getattr(queries, name)
+    raise AttributeError(f"module 'dldoctor.knowledge' has no attribute {name!r}")

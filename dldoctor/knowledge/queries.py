@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 from packaging.version import InvalidVersion, Version
 
+from dldoctor.knowledge.cloud import CloudRule, cloud_dmi_rules  # noqa: F401  (re-exported through __all__)
+
 __all__ = [
     "parse_capability",
     "CloudRule",
@@ -108,16 +110,6 @@ def _dotted(cc: tuple[int, int]) -> str:
 # --- cloud ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CloudRule:
-    field: str
-    contains: str
-    cloud: str
-
-
-def cloud_dmi_rules() -> list[CloudRule]:
-    """The DMI substring rules that tell which cloud a machine runs in, first match wins."""
-    return [CloudRule(r["field"], r["contains"], r["cloud"]) for r in _rows("cloud_dmi")]
 
 
 # --- drivers ----------------------------------------------------------------------------

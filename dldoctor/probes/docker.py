@@ -7,7 +7,6 @@ reach (ssh:// hosts, contexts) and costs a process start.
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 from typing import Any
@@ -18,47 +17,57 @@ from dldoctor.probes import Notes
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP over a unix socket (the Docker engine's default endpoint)."""
+def _dechunk(body: bytes) -> bytes:
+    """Undo HTTP/1.1 chunked transfer encoding."""
+    out = bytearray()
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        body = rest[size + 2:]
+    return bytes(out)
 
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._socket_path = path
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._socket_path)
-        self.sock = sock
+def _get_json(sock: socket.socket, path: str) -> dict[str, Any] | None:
+    """A bare HTTP/1.0 GET on a connected socket (the engine closes the connection after the body)."""
+    sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+    chunks = []
+    while data := sock.recv(1 << 16):
+        chunks.append(data)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split()
+    if len(status) < 2 or status[1] != b"200":
+        return None
+    if b"transfer-encoding: chunked" in head.lower():
+        body = _dechunk(body)
+    data = json.loads(body)
+    return data if isinstance(data, dict) else None
 
 
 def _engine_info_over_api(machine: Machine) -> dict[str, Any] | None:
-    """`GET /info` from the engine; None when the endpoint is not a socket we can reach."""
+    """`GET /info` from the engine; None when the endpoint is not a socket we can reach.
+
+    Spoken over a plain socket: http.client would cost more to import than the call takes.
+    """
     host = machine.env.get("DOCKER_HOST", "")
     timeout = min(machine.timeout_s, 3.0)
-    conn: http.client.HTTPConnection
-    if host.startswith("unix://"):
-        conn = _UnixHTTPConnection(str(machine.path(host[len("unix://"):])), timeout)
+    if host.startswith("unix://") or not host:
+        family, address = socket.AF_UNIX, str(machine.path(host[len("unix://"):] if host else DEFAULT_SOCKET))
+        target: Any = address
     elif host.startswith("tcp://"):
-        address = host[len("tcp://"):].rstrip("/")
-        hostname, _, port = address.partition(":")
-        conn = http.client.HTTPConnection(hostname, int(port or 2375), timeout=timeout)
-    elif not host:
-        conn = _UnixHTTPConnection(str(machine.path(DEFAULT_SOCKET)), timeout)
+        hostname, _, port = host[len("tcp://"):].rstrip("/").partition(":")
+        family, target = socket.AF_INET, (hostname, int(port or 2375))
     else:
         return None  # ssh:// and friends: leave them to the CLI
     try:
-        conn.request("GET", "/info")
-        response = conn.getresponse()
-        body = response.read()
-        if response.status != 200:
-            return None
-        data = json.loads(body)
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError, http.client.HTTPException):
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(target)
+            return _get_json(sock, "/info")
+    except (OSError, ValueError):
         return None
-    finally:
-        conn.close()
 
 
 def _engine_info_over_cli(machine: Machine, result: dict[str, Any]) -> dict[str, Any] | None:

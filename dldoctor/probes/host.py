@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dldoctor import knowledge
+from dldoctor.knowledge.cloud import cloud_dmi_rules
 from dldoctor.machine import Machine
 from dldoctor.probes import Notes
 from dldoctor.probes.util import parse_key_values, read_stripped
@@ -125,7 +125,7 @@ def detect_cloud(machine: Machine) -> str | None:
     }
     if not any(dmi.values()):
         return None
-    for rule in knowledge.cloud_dmi_rules():
+    for rule in cloud_dmi_rules():
         value = dmi.get(rule.field, "")
         if value and rule.contains.lower() in value.lower():
             return rule.cloud
