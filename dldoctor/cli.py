@@ -233,6 +233,10 @@ def explain(
     typer.echo(explain_text(finding_id), nl=False)
 
 
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
 @app.command()
 def knowledge(
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
@@ -254,7 +258,7 @@ def knowledge(
     for row in rows:
         table.add_row(
             str(row["name"]), str(row["rows"]), str(row["verified"]), str(row["age_days"]),
-            "override" if row["overridden"] else "built-in", str(row["source"]),
+            "override" if row["overridden"] else "built-in", _shorten(str(row["source"]), 60),
         )
     _console().print(table)
 

@@ -141,6 +141,7 @@ def target_facts(facts: Facts, cuda: str | None) -> Facts:
     raw = dict(facts.raw)
     nvidia = dict(facts.nvidia)
     nvidia["cuda_driver_version"] = cuda
+    nvidia["driver_version"] = None  # the target's driver is known only by the CUDA it runs
     nvidia["present"] = True
     raw["nvidia"] = nvidia
     return Facts(raw)
@@ -166,7 +167,7 @@ def _choose_variant(facts: Facts, framework: str, version: str | None, gpu_cc: l
     if framework == "pytorch":
         release = version or _newest_torch(knowledge)
         choice = knowledge.choose_torch_variant(
-            release, cuda_driver_version=driver_cuda, capabilities=gpu_cc, machine_arch=facts.arch,
+            release, cuda_driver_version=facts.driver_version or driver_cuda, capabilities=gpu_cc, machine_arch=facts.arch,
             rocm_gfx=gfx or None,
         )
         return _variant_name(choice.variant), choice.reason
