@@ -525,7 +525,7 @@ class NumpyRefMixin:
 
 class TensorFlowFramework(NumpyRefMixin, Framework):
     def __init__(self) -> None:
-        import numpy as np  # a dependency of tensorflow
+        import numpy as np  # type: ignore[import-not-found,unused-ignore]  # comes with tensorflow; not a dldoctor dependency
         import tensorflow as tf  # type: ignore[import-untyped,unused-ignore]  # not installed here; no stubs
 
         self.tf, self.np = tf, np
