@@ -223,8 +223,9 @@ def _tensorflow(facts: Facts) -> Recommendation:
         reason = f"TensorFlow {tf or ''} with the [and-cuda] extra: {_driver_fact(facts)}" + \
                  (f", TensorFlow needs CUDA {need.cuda}" if need else "") + \
                  "; the matching CUDA and cuDNN come as pip wheels"
+        variant = f"cuda{need.cuda}" if need else "auto"
         return Recommendation("tensorflow", "cuda", reason.replace("  ", " "), "pip install 'tensorflow[and-cuda]'",
-                              "dldoctor setup tensorflow --variant cuda")
+                              f"dldoctor setup tensorflow --variant {variant}")
     why = "AMD GPU: use the tensorflow-rocm build or a ROCm container" if facts.gfx_targets else _no_gpu_why(facts)
     return Recommendation("tensorflow", "cpu", f"TensorFlow CPU: {why}", *cpu)
 

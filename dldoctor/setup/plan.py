@@ -19,7 +19,7 @@ from dldoctor.rules.facts import Facts
 
 FRAMEWORKS = {"pytorch": "pytorch", "torch": "pytorch", "tensorflow": "tensorflow", "tf": "tensorflow", "jax": "jax"}
 BACKENDS = ("conda", "venv", "docker")
-_VARIANT_RE = re.compile(r"^(auto|cpu|cuda(\d+)\.(\d+)|rocm(\d+(?:\.\d+)*))$")
+_VARIANT_RE = re.compile(r"^(auto|cpu|cuda(\d+)(\.\d+)?|rocm(\d+(?:\.\d+)*))$")
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,11 @@ def parse_framework(text: str) -> tuple[str, str | None]:
 
 def parse_variant(text: str) -> str:
     value = text.strip().lower()
-    if not _VARIANT_RE.match(value):
-        raise UsageError(f"--variant {text!r}: use auto, cpu, cudaX.Y (e.g. cuda12.6) or rocmX.Y")
+    match = _VARIANT_RE.match(value)
+    if not match:
+        raise UsageError(f"--variant {text!r}: use auto, cpu, cudaX.Y (e.g. cuda12.6; cuda13 for JAX) or rocmX.Y")
+    if match.group(2) and not match.group(3):
+        value += ".0"  # "cuda13" (JAX's naming) is CUDA 13.0 and later minors
     return value
 
 
