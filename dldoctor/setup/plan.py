@@ -154,11 +154,14 @@ def with_reason(plan: Plan, choice: str, why: str) -> Plan:
     return replace(plan, reasons=(*plan.reasons, (choice, why)))
 
 
-def _newest_torch(knowledge: Any) -> str:
-    rows = knowledge.table("torch_variants").rows
-    versions = sorted({str(r.get("torch")) for r in rows if r.get("torch")},
-                      key=lambda v: tuple(int(x) for x in v.split(".") if x.isdigit()))
-    return versions[-1]
+def _newest(framework: str) -> str:
+    """The newest release of `framework` the knowledge base knows ("2.14")."""
+    from dldoctor import knowledge
+
+    info = knowledge.framework_info(framework)
+    if info is None or not info.latest:
+        raise UsageError(f"the knowledge base knows no release of {framework}; give one ({framework}==X.Y)")
+    return info.latest
 
 
 def _choose_variant(facts: Facts, framework: str, version: str | None, gpu_cc: list[str],
@@ -168,7 +171,7 @@ def _choose_variant(facts: Facts, framework: str, version: str | None, gpu_cc: l
 
     driver_cuda = facts.cuda_driver_version
     if framework == "pytorch":
-        release = version or _newest_torch(knowledge)
+        release = version or _newest("pytorch")
         choice = knowledge.choose_torch_variant(
             release, cuda_driver_version=facts.driver_version or driver_cuda, capabilities=gpu_cc, machine_arch=facts.arch,
             rocm_gfx=gfx or None,
@@ -187,7 +190,7 @@ def _choose_variant(facts: Facts, framework: str, version: str | None, gpu_cc: l
                 sm = need.min_sm.replace(".", "")
                 return f"cuda{major}.0", f"the driver runs CUDA {major} and every GPU is sm_{sm} or newer"
         return "cpu", "neither JAX CUDA 13 nor CUDA 12 wheels run with this driver and GPU"
-    required = knowledge.tensorflow_requirements(version or "2.21")
+    required = knowledge.tensorflow_requirements(version or _newest("tensorflow"))
     if required is None:
         return "cpu", f"TensorFlow {version} has no known CUDA build"
     cuda, _cudnn = required
@@ -235,7 +238,7 @@ def _refusal(facts: Facts, framework: str, version: str | None, variant: str, gp
     elif _major(driver_cuda) < _major(cuda):
         return f"the driver supports CUDA {driver_cuda}; {variant} needs CUDA {cuda.split('.')[0]}.x"
     if framework == "pytorch" and gpu_cc:
-        release = version or _newest_torch(knowledge)
+        release = version or _newest("pytorch")
         archs = knowledge.torch_wheel_archs("cu" + cuda.replace(".", ""), release, facts.arch)
         if archs is None:
             return f"PyTorch {release} publishes no {variant} build"
