@@ -213,3 +213,16 @@ def test_build_watch_counts_cached_and_run_steps() -> None:
     for text in ("Step 1/2 : COPY a b\n", " ---> Using cache\n", "Step 2/2 : RUN x\n", " ---> Running in abcdefabcdef\n"):
         watch.feed({"stream": text})
     assert (watch.outcome.steps, watch.outcome.cached, watch.outcome.ran) == (2, 1, 1)
+
+
+def test_docker_plan_takes_the_python_of_the_cuda_base_image() -> None:
+    from dldoctor.rules.facts import Facts
+    from dldoctor.setup.plan import SetupRequest, make_plan
+
+    facts = Facts({"host": {"os": "Linux", "arch": "x86_64"}, "nvidia": {"present": True, "gpus": []}})
+    plan = make_plan(facts, SetupRequest(framework="pytorch", backend="docker", variant="auto", cuda="12.6"))
+    assert plan.variant == "cuda12.6" and plan.python == "3.12"  # the only 12.6 base is Ubuntu 24.04
+    asked = make_plan(facts, SetupRequest(framework="pytorch", backend="docker", cuda="12.6", python="3.11"))
+    assert asked.python == "3.11"  # what was asked is kept (and the base image choice then says what to do)
+    cpu = make_plan(facts, SetupRequest(framework="pytorch", backend="docker", variant="cpu"))
+    assert cpu.python == "3.11"

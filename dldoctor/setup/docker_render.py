@@ -64,17 +64,27 @@ def docker_platform(plan: Plan, engine_arch: str | None = None) -> str:
     return platform
 
 
+def _base_rows(variant: str) -> list[dict[str, Any]]:
+    from dldoctor import knowledge
+
+    kind = "cuda" if variant.startswith("cuda") else "rocm" if variant.startswith("rocm") else "cpu"
+    accelerator = variant.removeprefix("cuda").removeprefix("rocm") if kind != "cpu" else None
+    return [r for r in knowledge.table("base_images").rows if r.get("kind") == kind and r.get("accelerator") == accelerator]
+
+
+def base_image_pythons(variant: str) -> list[str]:
+    """The Python versions the known runtime base images of `variant` offer, oldest first."""
+    return sorted({p for r in _base_rows(variant) for p in r.get("pythons", ())},
+                  key=lambda v: tuple(int(x) for x in v.split(".")))
+
+
 def choose_base_image(plan: Plan) -> BaseImage:
     """The runtime base for the plan: `--base-image`, else the table's row for its kind, accelerator and Python."""
     override = plan.options.get("base_image")
     if override:
         image, _, digest = str(override).partition("@")
         return BaseImage(str(override) if digest else image, digest or None, (plan.python,), None, DEFAULT_GLIBC, False)
-    from dldoctor import knowledge
-
-    accelerator = plan.variant.removeprefix("cuda").removeprefix("rocm") if plan.kind != "cpu" else None
-    rows = [r for r in knowledge.table("base_images").rows
-            if r.get("kind") == plan.kind and r.get("accelerator") == accelerator]
+    rows = _base_rows(plan.variant)
     if not rows:
         raise UsageError(f"dldoctor knows no runtime base image for {plan.variant}: pass --base-image IMAGE "
                          f"(an image with python{plan.python}, or Debian/Ubuntu where apt installs it)")

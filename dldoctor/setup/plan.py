@@ -260,10 +260,8 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
     reasons: list[tuple[str, str]] = []
     release = version
     reasons.append((f"{framework} {version or 'newest'}", "as requested" if version else "the newest release dldoctor knows"))
-    python = request.python or _default_python(framework)
-    if not re.fullmatch(r"3\.\d{1,2}", python):
-        raise UsageError(f"--python {python!r}: give a Python version such as 3.11")
-    reasons.append((f"Python {python}", "as requested" if request.python else "a version every recent release supports"))
+    if request.python is not None and not re.fullmatch(r"3\.\d{1,2}", request.python):
+        raise UsageError(f"--python {request.python!r}: give a Python version such as 3.11")
     if requested_variant == "auto":
         variant, why = _choose_variant(facts, framework, release, gpu_cc, gfx)
         reasons.append((variant, why))
@@ -273,6 +271,8 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
         if refusal and not request.force:
             raise UsageError(f"{variant} cannot work on the target machine: {refusal} (--force builds it anyway)")
         reasons.append((variant, "as requested" + (f", forced although {refusal}" if refusal else "")))
+    python, why = _python_for(request, variant)
+    reasons.insert(1, (f"Python {python}", why))
     platforms = request.platforms or (default_platform(facts),)
     reasons.append((", ".join(platforms), "as requested" if request.platforms else "this machine's platform"))
     prefix = request.prefix or default_prefix(framework, request.backend)
@@ -286,8 +286,20 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
     )
 
 
-def _default_python(framework: str) -> str:
-    return "3.11"
+DEFAULT_PYTHON = "3.11"
+
+
+def _python_for(request: SetupRequest, variant: str) -> tuple[str, str]:
+    """The Python version and why: as asked; for an image, one its runtime base has; else the default."""
+    if request.python:
+        return request.python, "as requested"
+    if request.backend == "docker" and not request.options.get("base_image"):
+        from dldoctor.setup.docker_render import base_image_pythons
+
+        offered = base_image_pythons(variant)
+        if offered and DEFAULT_PYTHON not in offered:
+            return offered[-1], f"the Python of the {variant} runtime base image (it offers {', '.join(offered)})"
+    return DEFAULT_PYTHON, "a version every recent release supports"
 
 
 def pick_glibc(facts: Facts) -> str | None:
