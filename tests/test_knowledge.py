@@ -598,3 +598,19 @@ def test_a_broken_override_is_an_input_error(tmp_path: Path) -> None:
     knowledge.set_override_dir(tmp_path)
     with pytest.raises(InputError):
         max_cuda_for_driver("580.95.05")
+
+
+def test_choose_jax_variant() -> None:
+    from dldoctor.knowledge import choose_jax_variant
+
+    assert choose_jax_variant(cuda_driver_version="580.95.05", capabilities=["9.0"]).variant == "cuda13"
+    # sm_61 is under CUDA 13's floor (7.5): JAX's CUDA 12 wheels, which still cover it
+    pascal = choose_jax_variant(cuda_driver_version="580.95.05", capabilities=["6.1"])
+    assert pascal.variant == "cuda12" and pascal.rejected[0][0] == "cuda13"
+    # a 535 driver runs CUDA 12.x, not 13
+    assert choose_jax_variant(cuda_driver_version="535.104.05", capabilities=["8.0"]).variant == "cuda12"
+    # only the CUDA version known (locking for another machine)
+    assert choose_jax_variant(cuda_driver_version="12.6", capabilities=["8.6"]).variant == "cuda12"
+    old = choose_jax_variant(cuda_driver_version="470.82.01", capabilities=["7.5"])
+    assert old.variant == "cpu" and [name for name, _ in old.rejected] == ["cuda13", "cuda12"]
+    assert choose_jax_variant(cuda_driver_version=None, capabilities=["9.0"]).variant == "cpu"

@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 from dldoctor.knowledge.cloud import CloudRule, cloud_dmi_rules  # noqa: F401  (re-exported through __all__)
 
 __all__ = [
+    "choose_jax_variant",
     "parse_capability",
     "CloudRule",
     "FrameworkDistribution",
@@ -768,3 +769,36 @@ def summary(today: date | None = None) -> list[dict[str, Any]]:
             "path": str(t.path),
         })
     return out
+
+
+def choose_jax_variant(*, cuda_driver_version: str | None, capabilities: list[str],
+                       os_name: str = "linux") -> VariantChoice:
+    """JAX's build for this machine: "cuda13", "cuda12" (the `jax[...]` extras) or "cpu", and why.
+
+    `cuda_driver_version` is a driver version ("580.95.05") or only the CUDA
+    version a driver supports ("12.6", when locking for another machine). The
+    newest CUDA major whose wheels the driver runs (fully or under minor-version
+    compatibility) and whose minimum compute capability every GPU meets wins.
+    """
+    drv = _driver(cuda_driver_version, os_name) if cuda_driver_version else None
+    caps = [cc for c in capabilities if (cc := parse_capability(c)) is not None]
+    if drv is None or not caps:
+        return VariantChoice("cpu", "no usable NVIDIA GPU", [])
+    rejected: list[tuple[str, str]] = []
+    for major in sorted({int(r["cuda_major"]) for r in _rows("jax_cuda")}, reverse=True):
+        need = jax_cuda_requirements(major)
+        if need is None:
+            continue
+        name = f"cuda{major}"
+        floor_cc = parse_capability(need.min_sm) if need.min_sm else None
+        if floor_cc is not None and any(cc < floor_cc for cc in caps):
+            rejected.append((name, f"needs compute capability >= {need.min_sm}"))
+            continue
+        cuda = need.min_cuda or f"{major}.0"
+        tier = drv.tier(cuda, os_name)
+        if tier is not None:
+            how = "fully" if tier == "full" else "under minor-version compatibility"
+            return VariantChoice(name, f"JAX {name}: {drv.describe()} runs CUDA {cuda}+ builds {how}", rejected)
+        floor = min_driver(cuda, "minor", os_name) or min_driver(cuda, "full", os_name)
+        rejected.append((name, f"needs driver >= {floor}, found {drv.describe()}"))
+    return VariantChoice("cpu", f"JAX CPU: {drv.describe()} is too old for JAX's CUDA builds", rejected)

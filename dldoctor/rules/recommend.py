@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dldoctor import knowledge
 from dldoctor.report import Recommendation
-from dldoctor.rules.compat import ask, compat_floor, driver_tier, version
+from dldoctor.rules.compat import ask, driver_tier, version
 from dldoctor.rules.facts import Facts
 
 TORCH_INDEX = "https://download.pytorch.org/whl"
@@ -234,27 +234,14 @@ def _jax(facts: Facts) -> Recommendation:
     if not _usable_nvidia(facts):
         return Recommendation("jax", "cpu", f"JAX CPU: {_no_gpu_why(facts)}", "pip install jax",
                               "dldoctor setup jax --variant cpu")
-    rejected: list[tuple[str, str]] = []
-    for major in (13, 12):
-        floor = compat_floor(major, facts.driver_os)
-        tier = driver_tier(facts.driver_version, str(major), facts.driver_os)
-        caps_ok = True
-        jax = ask(knowledge.jax_cuda_requirements, major)
-        need = jax.min_capability if jax is not None else None
-        floor_cc = version(need)
-        if floor_cc is not None and any((v := version(c)) is not None and v < floor_cc for c in facts.capabilities):
-            caps_ok = False
-            rejected.append((f"cuda{major}", f"needs compute capability >= {need}"))
-            continue
-        if tier.runs and caps_ok:
-            return Recommendation(
-                "jax", f"cuda{major}",
-                f"JAX cuda{major}: driver {facts.driver_version} >= {floor}, the floor of CUDA {major} builds",
-                f"pip install 'jax[cuda{major}]'", f"dldoctor setup jax --variant cuda{major}",
-                tuple(rejected))
-        rejected.append((f"cuda{major}", f"needs driver >= {floor}, found {facts.driver_version}"))
-    return Recommendation("jax", "cpu", f"JAX CPU: driver {facts.driver_version} is too old for JAX's CUDA builds",
-                          "pip install jax", "dldoctor setup jax --variant cpu", tuple(rejected))
+    choice = ask(knowledge.choose_jax_variant, cuda_driver_version=facts.driver_version or facts.cuda_driver_version,
+                 capabilities=facts.capabilities, os_name=facts.driver_os)
+    if choice is None or choice.variant == "cpu":
+        reason = choice.reason if choice is not None else "JAX CPU: the knowledge base cannot place this driver"
+        return Recommendation("jax", "cpu", reason, "pip install jax", "dldoctor setup jax --variant cpu",
+                              tuple(choice.rejected) if choice is not None else ())
+    return Recommendation("jax", choice.variant, choice.reason, f"pip install 'jax[{choice.variant}]'",
+                          f"dldoctor setup jax --variant {choice.variant}", tuple(choice.rejected))
 
 
 def recommend(facts: Facts, focus: str | None) -> list[Recommendation]:

@@ -180,16 +180,9 @@ def _choose_variant(facts: Facts, framework: str, version: str | None, gpu_cc: l
     if not gpu_cc or driver_cuda is None:
         return "cpu", "no usable NVIDIA GPU on the target machine"
     if framework == "jax":
-        for major in (13, 12):
-            need = knowledge.jax_cuda_requirements(major)
-            if need is None or need.min_sm is None:
-                continue
-            runs = knowledge.driver_runs_cuda(facts.driver_version or "0", f"{major}.0") if facts.driver_version \
-                else (_major(driver_cuda) >= major)
-            if runs and all(_cc(c) >= _cc(need.min_sm) for c in gpu_cc):
-                sm = need.min_sm.replace(".", "")
-                return f"cuda{major}.0", f"the driver runs CUDA {major} and every GPU is sm_{sm} or newer"
-        return "cpu", "neither JAX CUDA 13 nor CUDA 12 wheels run with this driver and GPU"
+        jax = knowledge.choose_jax_variant(cuda_driver_version=facts.driver_version or driver_cuda,
+                                           capabilities=gpu_cc, os_name=facts.os)
+        return parse_variant(jax.variant), jax.reason
     required = knowledge.tensorflow_requirements(version or _newest("tensorflow"))
     if required is None:
         return "cpu", f"TensorFlow {version} has no known CUDA build"
@@ -206,10 +199,6 @@ def _major(version: str) -> int:
         return 0
 
 
-def _cc(text: str) -> tuple[int, int]:
-    from dldoctor import knowledge
-
-    return knowledge.parse_capability(text) or (0, 0)
 
 
 def _variant_name(index_variant: str) -> str:
