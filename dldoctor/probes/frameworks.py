@@ -54,8 +54,16 @@ RETIRED = {
 }
 
 
-def scan_dists(machine: Machine, target: PythonTarget) -> list[InstalledDist]:
-    """Every distribution on the target's sys.path (user site included), in path order."""
+def scan_dists(machine: Machine, target: PythonTarget) -> tuple[InstalledDist, ...]:
+    """Every distribution on the target's sys.path (user site included), in path order.
+
+    Read once per machine and target: the frameworks and toolkits probes both need it.
+    """
+    key = f"dists:{target.executable}:{target.sys_path}:{target.user_site}"
+    return machine.memo(key, lambda: tuple(_scan_dists(machine, target)))  # type: ignore[no-any-return]  # memo is untyped
+
+
+def _scan_dists(machine: Machine, target: PythonTarget) -> list[InstalledDist]:
     entries = list(target.sys_path)
     if target.user_site and target.user_site_enabled and target.user_site not in entries:
         entries.append(target.user_site)
