@@ -1,10 +1,15 @@
 """Deep-learning frameworks installed in the target interpreter, read without importing them.
 
-Everything comes from package metadata: the dist-info folder names, version
-suffixes (`+cu126`), declared requirements (`nvidia-cuda-runtime-cu12==12.4.*`),
-the nvidia-* wheels beside them and conda's `conda-meta` records with their
-build strings (`cuda126_...`). `--deep` (see `deep.py`) imports them, but only
-in a child process of the target interpreter.
+Everything comes from the installed files: the package's own build record
+(`torch/version.py`, `tensorflow/python/platform/build_info.py`), the CUDA
+libraries it bundles (`torch/lib/libcudart-*.so.10.2`), the dist-info folder
+names, version suffixes (`+cu126`), declared requirements
+(`nvidia-cuda-runtime-cu12==12.4.*`), the nvidia-* wheels beside them and
+conda's `conda-meta` records with their build strings (`cuda126_...`,
+`py3.8_cuda11.3_cudnn8.2.0_0`). A wheel without a local version suffix says
+nothing by itself: PyPI's Linux torch bundled CUDA inside the wheel before
+1.13. `--deep` (see `deep.py`) imports the frameworks, but only in a child
+process of the target interpreter.
 """
 
 from __future__ import annotations
@@ -78,8 +83,13 @@ def _scan_dists(machine: Machine, target: PythonTarget) -> list[InstalledDist]:
     return found
 
 
+def conda_records(machine: Machine, target: PythonTarget) -> dict[str, dict[str, str]]:
+    """name -> {version, build, record} from the target prefix's conda-meta (read once per target)."""
+    key = f"conda:{target.prefix}"
+    return machine.memo(key, lambda: _conda_records(machine, target))  # type: ignore[no-any-return]  # memo is untyped
+
+
 def _conda_records(machine: Machine, target: PythonTarget) -> dict[str, dict[str, str]]:
-    """name -> {version, build, channel} from the target prefix's conda-meta."""
     if not target.prefix:
         return {}
     records: dict[str, dict[str, str]] = {}
@@ -107,12 +117,40 @@ def _installer(machine: Machine, dist: InstalledDist, conda: dict[str, dict[str,
 
 
 def _cuda_from_build(build: str) -> str | None:
-    """conda build string "cuda126_mkl_py311_h..." -> "12.6"; "cuda130..." -> "13.0"."""
+    """conda build string -> its CUDA: "cuda126_mkl_py311_h..." -> "12.6" (conda-forge),
+    "cuda112py39h..." -> "11.2" (older conda-forge), "py3.8_cuda11.3_cudnn8.2.0_0" -> "11.3" (pytorch channel)."""
+    dotted = re.search(r"cuda(\d+)\.(\d+)", build)
+    if dotted:
+        return f"{dotted.group(1)}.{dotted.group(2)}"
     match = re.search(r"cuda(\d{3,4})", build)
     if not match:
         return None
     digits = match.group(1)
     return f"{digits[:-1]}.{digits[-1]}"
+
+
+def _cudnn_from_build(build: str) -> str | None:
+    """The pytorch channel's build strings name cuDNN too: "py3.8_cuda11.3_cudnn8.2.0_0" -> "8.2.0"."""
+    match = re.search(r"cudnn(\d+(?:\.\d+)*)", build)
+    return match.group(1) if match else None
+
+
+def _cudnn_from_depends(machine: Machine, record_path: str | None) -> str | None:
+    """The cuDNN a conda package depends on ("cudnn >=9.3.0.75,<10.0a0" -> "9.3.0.75")."""
+    if not record_path:
+        return None
+    text = machine.read_text(record_path, limit=1 << 20)
+    if not text:
+        return None
+    try:
+        depends = json.loads(text).get("depends") or []
+    except (ValueError, AttributeError):
+        return None
+    for dep in depends if isinstance(depends, list) else []:
+        match = re.match(r"cudnn\s*(?:>=|==|=)?\s*(\d+(?:\.\d+)*)", str(dep))
+        if match:
+            return match.group(1)
+    return None
 
 
 def _cuda_from_requires(metadata: str) -> str | None:
@@ -124,6 +162,17 @@ def _cuda_from_requires(metadata: str) -> str | None:
         return f"{match.group(1)}.{match.group(2)}"
     match = re.search(r"^Requires-Dist: nvidia-[a-z-]+-cu(\d+)", metadata, re.MULTILINE)
     return f"{match.group(1)}" if match else None
+
+
+def _cudnn_from_requires(metadata: str) -> str | None:
+    """The cuDNN a wheel pins or needs at least: torch "nvidia-cudnn-cu12==9.1.0.70", tensorflow
+    "nvidia-cudnn-cu12==8.9.7.29; extra == 'and-cuda'", jax-cuda12-plugin "nvidia-cudnn-cu12<10.0,>=9.8"."""
+    for line in re.findall(r"^Requires-Dist: nvidia-cudnn(?:-cu\d+)?\b(.*)$", metadata, re.MULTILINE):
+        spec = line.split(";", 1)[0]
+        match = re.search(r"(?:==|>=|~=)\s*(\d+(?:\.\d+)*)", spec)
+        if match:
+            return match.group(1)
+    return None
 
 
 def _local_suffix(version: str) -> str | None:
@@ -143,38 +192,217 @@ def _variant_from_suffix(suffix: str | None) -> tuple[str | None, str | None]:
     return None, None
 
 
+# --- the package's own build record ----------------------------------------------------
+
+_PY_ASSIGN = r"^{name}\s*(?::[^=\n]*)?=\s*(?:'([^'\n]*)'|\"([^\"\n]*)\"|(None))"
+
+
+def _py_string(text: str, name: str) -> tuple[bool, str | None]:
+    """(found, value) of a module-level `name = '...'` / `name: Optional[str] = None` line."""
+    match = re.search(_PY_ASSIGN.format(name=re.escape(name)), text, re.MULTILINE)
+    if not match:
+        return False, None
+    return True, match.group(1) if match.group(1) is not None else match.group(2)
+
+
+def _major_minor(text: str) -> str | None:
+    match = re.match(r"(\d+)\.(\d+)", text)
+    return f"{match.group(1)}.{match.group(2)}" if match else None
+
+
+#: CUDA / ROCm libraries a torch build carries in torch/lib (auditwheel adds a hash: libcudart-80664282.so.10.2).
+_TORCH_GPU_LIBS = re.compile(
+    r"^lib(?:cudart|cudnn[a-z_]*|cublas(?:Lt)?|nvrtc|nvToolsExt|torch_cuda[a-z_]*|c10_cuda|caffe2_nvrtc|"
+    r"torch_hip|c10_hip|amdhip64|MIOpen|rocblas)(?:-[0-9a-f]{8})?\.so(?:\.[0-9.]+)?$"
+)
+
+
+def _torch_build(machine: Machine, dist: InstalledDist) -> dict[str, Any]:
+    """What torch's own files say: torch/version.py (`cuda = '10.2'`, `hip = ...`) and torch/lib."""
+    package = f"{dist.location}/torch"
+    text = machine.read_text(f"{package}/version.py", limit=1 << 16)
+    out: dict[str, Any] = {"version_file": None, "libraries": [
+        name for name in machine.listdir(f"{package}/lib") if _TORCH_GPU_LIBS.match(name)]}
+    if text is not None:
+        fields = {}
+        for name in ("__version__", "cuda", "hip", "xpu"):
+            found, value = _py_string(text, name)
+            if found:
+                fields[name.strip("_")] = value
+        if "cuda" in fields or "hip" in fields:
+            out["version_file"] = fields
+    return out
+
+
+def _variant_from_torch_build(build: dict[str, Any]) -> tuple[str | None, str | None, str | None, str | None]:
+    """(variant, cuda_or_rocm, rocm, source) from `_torch_build`'s answer; Nones when it cannot tell."""
+    fields = build.get("version_file")
+    if fields:
+        if fields.get("cuda"):
+            return "cuda", _major_minor(fields["cuda"]) or fields["cuda"], None, "torch/version.py"
+        if fields.get("hip"):
+            rocm = _major_minor(fields["hip"]) or fields["hip"]
+            return "rocm", rocm, rocm, "torch/version.py"
+        if fields.get("xpu"):
+            return "xpu", None, None, "torch/version.py"
+        return "cpu", None, None, "torch/version.py"
+    libs: list[str] = build.get("libraries") or []
+    if any(re.match(r"lib(torch_hip|c10_hip|amdhip64)", n) for n in libs):
+        return "rocm", None, None, "torch/lib"
+    if any(re.match(r"lib(cudart|torch_cuda|c10_cuda|caffe2_nvrtc)", n) for n in libs):
+        cuda = None
+        for name in libs:
+            # libcudart's soname carries the full version only up to CUDA 10.2; from 11 on just the major.
+            match = re.match(r"libcudart(?:-[0-9a-f]{8})?\.so\.(\d+)(?:\.(\d+))?", name)
+            if match:
+                major = int(match.group(1))
+                cuda = f"{major}.{match.group(2)}" if major < 11 and match.group(2) else str(major)
+        return "cuda", cuda, None, "torch/lib"
+    return None, None, None, None
+
+
+def _tensorflow_build_info(machine: Machine, dist: InstalledDist) -> dict[str, Any] | None:
+    """tensorflow/python/platform/build_info.py: what `tf.sysconfig.get_build_info()` returns, read as text.
+
+    Linux writes `'cuda_version': '12.3'`, Windows `'cuda_version': '64_112'`; old releases an
+    OrderedDict of pairs (`('cuda_version', '11.2')`). Both shapes are matched."""
+    text = machine.read_text(f"{dist.location}/tensorflow/python/platform/build_info.py", limit=1 << 16)
+    if not text:
+        return None
+    out: dict[str, Any] = {}
+    for key in ("cuda_version", "cudnn_version"):
+        match = re.search(rf"'{key}'\s*[:,]\s*'([^']*)'", text)
+        if match:
+            value = match.group(1)
+            win = re.fullmatch(r"64_(\d+)", value)
+            if win:  # Windows: "64_112" -> "11.2", "64_8" -> "8"
+                digits = win.group(1)
+                value = f"{digits[:-1]}.{digits[-1]}" if len(digits) >= 3 else digits
+            out[key] = value or None
+    for key in ("is_cuda_build", "is_rocm_build"):
+        match = re.search(rf"'{key}'\s*[:,]\s*(True|False)", text)
+        if match:
+            out[key] = match.group(1) == "True"
+    return out or None
+
+
+def _tensorflow_has_windows_gpu_build(version: str) -> bool:
+    """Whether TensorFlow `version` published a native-Windows GPU build (2.10 was the last), from the
+    knowledge base's tensorflow_cuda rows (`windows_native_gpu`); False when it does not say."""
+    from dldoctor import knowledge
+    from dldoctor.errors import DldoctorError
+
+    wanted = re.match(r"(\d+)\.(\d+)", version)
+    if not wanted:
+        return False
+    key = (int(wanted.group(1)), int(wanted.group(2)))
+    try:
+        rows = knowledge.table("tensorflow_cuda").rows
+    except (DldoctorError, OSError):
+        return False
+    for row in rows:
+        low = re.match(r"(\d+)\.(\d+)", str(row.get("tf_min", "")))
+        high = re.match(r"(\d+)\.(\d+)", str(row.get("tf_max", "")))
+        if low and high and (int(low.group(1)), int(low.group(2))) <= key <= (int(high.group(1)), int(high.group(2))):
+            return bool(row.get("windows_native_gpu", row.get("windows_gpu")))
+    return False
+
+
+def _jax_plugin(machine: Machine, dists: dict[str, InstalledDist]) -> dict[str, Any] | None:
+    """JAX's CUDA plugin (jax-cuda12-plugin / jax-cuda13-plugin, with its -pjrt half): version and the cuDNN it needs."""
+    name = next((d for d in sorted(dists) if re.fullmatch(r"jax-cuda(\d+)-plugin", d)), None)
+    if name is None:
+        return None
+    plugin = dists[name]
+    pjrt = dists.get(name.replace("-plugin", "-pjrt"))
+    cudnn = _cudnn_from_requires(_metadata(machine, plugin))
+    if cudnn is None and pjrt is not None:
+        cudnn = _cudnn_from_requires(_metadata(machine, pjrt))
+    return {"distribution": name, "version": plugin.version, "pjrt_version": pjrt.version if pjrt else None,
+            "cuda_major": re.sub(r"\D", "", name), "cudnn": cudnn}
+
+
 def _classify(framework: str, dist: InstalledDist, metadata: str, conda: dict[str, dict[str, str]],
-              dists: dict[str, InstalledDist], system: str, arch: str) -> dict[str, Any]:
-    """Variant ("cuda"/"rocm"/"cpu"/"mps"/...) and CUDA version of one framework install."""
-    variant, cuda = _variant_from_suffix(_local_suffix(dist.version))
+              dists: dict[str, InstalledDist], system: str, arch: str,
+              machine: Machine | None = None) -> dict[str, Any]:
+    """Variant ("cuda"/"rocm"/"cpu"/"mps"/...), CUDA version and cuDNN of one framework install.
+
+    The package's own files come first (they describe the build that is installed), then the local
+    version suffix, the conda build string, the declared requirements, and last what the platform implies.
+    """
+    extra: dict[str, Any] = {"variant_source": None, "rocm_version": None, "cudnn_version": None}
+    variant: str | None = None
+    cuda: str | None = None
+    if framework == "pytorch" and machine is not None:
+        torch_build = _torch_build(machine, dist)
+        variant, cuda, rocm, source = _variant_from_torch_build(torch_build)
+        extra |= {"variant_source": source, "rocm_version": rocm,
+                  "build_version_file": torch_build["version_file"], "bundled_libraries": torch_build["libraries"]}
+    tf_info = _tensorflow_build_info(machine, dist) if framework == "tensorflow" and machine is not None else None
+    if tf_info is not None:
+        extra["build_info"] = tf_info
+        if tf_info.get("is_cuda_build"):
+            variant, cuda, extra["variant_source"] = "cuda", tf_info.get("cuda_version"), "build_info.py"
+            extra["cudnn_version"] = tf_info.get("cudnn_version")
+        elif tf_info.get("is_rocm_build"):
+            variant, extra["variant_source"] = "rocm", "build_info.py"
+    if variant is None:
+        variant, cuda = _variant_from_suffix(_local_suffix(dist.version))
+        if variant is not None:
+            extra["variant_source"] = "version suffix"
+            if variant == "rocm":
+                extra["rocm_version"] = cuda
     record = conda.get(dist.name) or conda.get("pytorch" if framework == "pytorch" else dist.name)
     build = record["build"] if record else None
+    if build:
+        extra["cudnn_version"] = extra["cudnn_version"] or _cudnn_from_build(build) or (
+            _cudnn_from_depends(machine, record.get("record")) if machine is not None and record else None)
     if variant is None and build:
         cuda = _cuda_from_build(build)
         variant = "cuda" if cuda else ("rocm" if "rocm" in build else "cpu")
+        extra["variant_source"] = "conda build string"
+    pinned_cudnn = _cudnn_from_requires(metadata)
+    known = extra["cudnn_version"]
+    if pinned_cudnn and (not known or ("." not in known and pinned_cudnn.split(".")[0] == known)):
+        extra["cudnn_version"] = pinned_cudnn  # the pin is more precise: "8" from build_info -> "8.9.7.29"
     if variant is None:
         if framework == "pytorch":
             cuda = _cuda_from_requires(metadata)
             if cuda:
-                variant = "cuda"
+                variant, extra["variant_source"] = "cuda", "nvidia-* requirements"
             elif system == "Darwin":
-                variant = "mps" if arch == "arm64" else "cpu"
+                variant, extra["variant_source"] = ("mps" if arch == "arm64" else "cpu"), "platform"
+            elif machine is not None and not machine.exists(f"{dist.location}/torch"):
+                variant = None  # no package files to read and no suffix: unknown, not "cpu"
             else:
-                variant = "cpu"
+                variant, extra["variant_source"] = "cpu", "no CUDA in the package"
         elif framework == "tensorflow":
-            if dist.name in ("tensorflow-cpu",) or system in ("Darwin", "Windows"):
+            extra["variant_source"] = "package name and platform"
+            if dist.name in ("tensorflow-cpu",) or system == "Darwin":
                 variant = "mps" if dist.name == "tensorflow-macos" and "tensorflow-metal" in dists else "cpu"
+            elif system == "Windows":
+                variant = "cuda" if _tensorflow_has_windows_gpu_build(dist.version) else "cpu"
             elif dist.name == "tensorflow-rocm":
                 variant = "rocm"
             else:
                 variant = "cuda" if arch in ("x86_64", "AMD64") else "cpu"
         elif framework == "jax":
-            plugin = next((d for d in dists if re.fullmatch(r"jax-cuda(\d+)-plugin", d)), None)
+            plugin = _jax_plugin(machine, dists) if machine is not None else None
+            plugin_name = next((d for d in dists if re.fullmatch(r"jax-cuda(\d+)-plugin", d)), None)
             rocm = next((d for d in dists if re.fullmatch(r"jax-rocm\d*-plugin", d)), None)
-            if plugin:
-                variant, cuda = "cuda", re.sub(r"\D", "", plugin)
+            old_cuda = re.search(r"\+cuda(\d+)(?:\.cudnn(\d)(\d+))?", dist.version)  # "0.4.28+cuda12.cudnn89"
+            if plugin_name:
+                variant, cuda = "cuda", re.sub(r"\D", "", plugin_name)
+                extra["variant_source"] = "CUDA plugin"
+                if plugin is not None:
+                    extra["cuda_plugin"] = plugin
+                    extra["cudnn_version"] = plugin["cudnn"]
             elif rocm:
-                variant = "rocm"
+                variant, extra["variant_source"] = "rocm", "ROCm plugin"
+            elif old_cuda:
+                variant, cuda, extra["variant_source"] = "cuda", old_cuda.group(1), "version suffix"
+                if old_cuda.group(2):
+                    extra["cudnn_version"] = f"{old_cuda.group(2)}.{old_cuda.group(3)}"
             elif "cuda" in dist.version:
                 variant, cuda = "cuda", None
             else:
@@ -193,7 +421,11 @@ def _classify(framework: str, dist: InstalledDist, metadata: str, conda: dict[st
         elif framework == "onnxruntime":
             variant = {"onnxruntime-gpu": "cuda", "onnxruntime-rocm": "rocm", "onnxruntime-directml": "directml",
                        "onnxruntime-openvino": "openvino", "onnxruntime-silicon": "coreml"}.get(dist.name, "cpu")
-    return {"variant": variant, "cuda_version": cuda, "conda_build": build}
+    if framework == "jax" and "cuda_plugin" not in extra and machine is not None:
+        plugin = _jax_plugin(machine, dists)
+        if plugin is not None:
+            extra["cuda_plugin"] = plugin
+    return {"variant": variant, "cuda_version": cuda, "conda_build": build} | extra
 
 
 def probe_frameworks(machine: Machine, notes: Notes, python: str | None = None) -> dict[str, Any]:
@@ -202,7 +434,7 @@ def probe_frameworks(machine: Machine, notes: Notes, python: str | None = None) 
         notes.fail("frameworks.python", f"{target.executable}: {target.error}")
         return {"python": target.to_json(), "installed": [], "nvidia_wheels": [], "jvm": _jvm(machine)}
     all_dists = scan_dists(machine, target)
-    conda = _conda_records(machine, target)
+    conda = conda_records(machine, target)
     first: dict[str, InstalledDist] = {}
     copies: dict[str, list[InstalledDist]] = {}
     for dist in all_dists:
@@ -219,7 +451,7 @@ def probe_frameworks(machine: Machine, notes: Notes, python: str | None = None) 
             "name": framework,
             "distribution": dist.name,
             "version": dist.version,
-            **_classify(framework, dist, metadata, conda, first, machine.system, machine.arch),
+            **_classify(framework, dist, metadata, conda, first, machine.system, machine.arch, machine),
             "location": dist.location,
             "installer": _installer(machine, dist, conda),
             "duplicates": [

@@ -1,4 +1,10 @@
-"""CUDA toolkits, cuDNN and NCCL: on the system, in pip nvidia-* wheels and in conda."""
+"""CUDA toolkits, cuDNN and NCCL: on the system, in pip nvidia-* wheels and in conda.
+
+Also the distro's CUDA and NVIDIA driver packages (dpkg's status file) and every
+`libcuda.so.1` in the loader's folders with the file it resolves to: under WSL2
+both tell a Linux driver installed by mistake from the Windows driver's
+/usr/lib/wsl/lib.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Any
 
 from dldoctor.machine import Machine
 from dldoctor.probes import Notes
-from dldoctor.probes.frameworks import scan_dists
+from dldoctor.probes.frameworks import conda_records, scan_dists
 from dldoctor.probes.python_target import inspect_python
 from dldoctor.probes.util import first_version, so_version
 
@@ -26,11 +32,15 @@ def probe_cuda_toolkits(machine: Machine, notes: Notes, python: str | None = Non
     lib_dirs = list(SYSTEM_LIB_DIRS) + [t["path"] + "/lib64" for t in toolkits]
     lib_dirs += [d for d in machine.env.get("LD_LIBRARY_PATH", "").split(":") if d.startswith("/")]
     pip = _pip_wheels(machine, python)
+    conda = _conda_cuda_packages(machine, python)
     return {
         "toolkits": toolkits,
-        "cudnn": _system_lib(machine, "cudnn", lib_dirs) + pip.get("cudnn", []),
-        "nccl": _system_lib(machine, "nccl", lib_dirs) + pip.get("nccl", []),
+        "cudnn": _system_lib(machine, "cudnn", lib_dirs) + pip.get("cudnn", []) + _conda_libs(conda, "cudnn"),
+        "nccl": _system_lib(machine, "nccl", lib_dirs) + pip.get("nccl", []) + _conda_libs(conda, "nccl"),
         "cuda_runtime_wheels": pip.get("cuda-runtime", []),
+        "conda_cuda_packages": conda,
+        "distro_packages": _dpkg_packages(machine),
+        "libcuda_copies": _libcuda_copies(machine),
     }
 
 
@@ -160,3 +170,72 @@ def _pip_wheels(machine: Machine, python: str | None) -> dict[str, list[dict[str
                 "cuda_major": int(match.group(2)) if match.group(2) else None,
             })
     return out
+
+
+#: conda packages that carry (or pin) CUDA libraries: conda-forge's split CUDA, the nvidia channel, old cudatoolkit.
+_CONDA_CUDA = re.compile(r"^(cudatoolkit|cuda-version|cuda-cudart|cuda-runtime|cuda-nvrtc|cuda-nvcc|pytorch-cuda|"
+                         r"cudnn|nccl|libcublas|libcudnn|cuda-toolkit)$")
+
+
+def _conda_cuda_packages(machine: Machine, python: str | None) -> list[dict[str, Any]]:
+    """CUDA packages in the target's conda environment, from conda-meta/<name>-<version>-<build>.json."""
+    target = inspect_python(machine, python)
+    if target.error or not target.prefix:
+        return []
+    return [
+        {"name": name, "version": rec["version"], "build": rec["build"], "record": rec["record"],
+         "lib_dir": f"{target.prefix}/lib"}
+        for name, rec in sorted(conda_records(machine, target).items()) if _CONDA_CUDA.match(name)
+    ]
+
+
+def _conda_libs(conda: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """cuDNN / NCCL that conda installed (the `cudnn` / `nccl` packages), in the copies' common shape."""
+    return [{"version": p["version"], "path": p["lib_dir"], "source": f"conda {p['name']}", "record": p["record"]}
+            for p in conda if p["name"] == name]
+
+
+#: Distro packages worth knowing: NVIDIA's driver (libnvidia-compute-550, nvidia-driver-550, cuda-drivers),
+#: toolkits (cuda-toolkit-12-4, cuda-cudart-12-4), cuDNN (libcudnn8, libcudnn9-cuda-12) and NCCL (libnccl2).
+_DISTRO_CUDA = re.compile(r"^(nvidia-|libnvidia-|cuda-|cuda$|libcudnn|cudnn|libnccl|libcuda|xserver-xorg-video-nvidia)")
+
+
+def _dpkg_packages(machine: Machine) -> list[dict[str, Any]]:
+    """Installed CUDA / NVIDIA packages from dpkg's status file (Debian, Ubuntu, WSL's Ubuntu)."""
+    text = machine.read_text("/var/lib/dpkg/status", limit=64 << 20)
+    if not text:
+        return []
+    found: list[dict[str, Any]] = []
+    for stanza in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line and not line[0].isspace() and ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        name = fields.get("Package", "")
+        if _DISTRO_CUDA.match(name) and fields.get("Status", "").endswith(" installed"):
+            found.append({"name": name, "version": fields.get("Version"), "manager": "dpkg"})
+    return sorted(found, key=lambda p: str(p["name"]))
+
+
+#: Folders the loader searches for libcuda.so.1 on the distros, in containers and in WSL.
+_LIBCUDA_DIRS = ("/usr/lib/wsl/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
+                 "/usr/lib", "/lib/x86_64-linux-gnu", "/usr/local/nvidia/lib64", "/usr/local/cuda/compat",
+                 "/usr/lib/x86_64-linux-gnu/nvidia/current")
+
+
+def _libcuda_copies(machine: Machine) -> list[dict[str, Any]]:
+    """Every libcuda.so.1 in the loader's folders (LD_LIBRARY_PATH first) and the file it resolves to."""
+    ld_dirs = [d.rstrip("/") for d in machine.env.get("LD_LIBRARY_PATH", "").split(":") if d.startswith("/")]
+    dirs = ld_dirs + [d for d in _LIBCUDA_DIRS if d not in ld_dirs]
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for directory in dirs:
+        path = f"{directory}/libcuda.so.1"
+        if path in seen or not machine.exists(path):
+            continue
+        seen.add(path)
+        real = Path(os.path.realpath(machine.path(path)))
+        found.append({"path": path, "target": machine.machine_path(real),
+                      "on_ld_library_path": directory in ld_dirs})
+    return found

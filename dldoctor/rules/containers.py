@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Any
 
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
@@ -38,6 +40,82 @@ folders. Under WSL2 the only working libcuda is the Windows driver's copy in
 installing the `cuda` meta-package (which pulls a driver) instead of
 `cuda-toolkit-X-Y` from NVIDIA's wsl-ubuntu repository.
 """)
+
+
+explains("host.windows-tensorflow-no-gpu", "TensorFlow 2.11+ has no GPU build for native Windows", """
+TensorFlow 2.10 was the last release with GPU support on native Windows. From
+2.11 on, `pip install tensorflow` on Windows is a CPU-only build, whatever GPU
+and CUDA the machine has. Run TensorFlow inside WSL2 (`pip install
+'tensorflow[and-cuda]'` there; the Windows NVIDIA driver serves WSL), or stay
+on TensorFlow 2.10 (Python 3.7-3.10, CUDA 11.2 and cuDNN 8.1 installed on
+Windows).
+""", "https://www.tensorflow.org/install/pip#windows-native")
+
+
+#: Folders where a Linux NVIDIA driver package puts libcuda / libnvidia-ml (not LD_LIBRARY_PATH extras).
+DISTRO_LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
+                   "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu/nvidia/current")
+#: Distro packages that are a Linux NVIDIA driver (Ubuntu/Debian names), never right inside WSL2.
+_LINUX_DRIVER_PACKAGES = re.compile(
+    r"^(nvidia-driver-\d+|nvidia-driver$|libnvidia-compute-\d+|nvidia-dkms-\d+|nvidia-kernel-common-\d+|"
+    r"nvidia-kernel-source-\d+|nvidia-utils-\d+|libnvidia-gl-\d+|cuda-drivers(-\d+)?$|nvidia-open(-\d+)?$|"
+    r"xserver-xorg-video-nvidia-\d+)")
+
+
+def wsl_linux_driver_evidence(facts: Facts) -> list[str]:
+    """What shows a Linux NVIDIA driver installed inside WSL2: its kernel module, its libcuda /
+    libnvidia-ml in the distro's library folders, its packages, a libcuda.so.1 that is not WSL's."""
+    if not facts.wsl:
+        return []
+    found: list[str] = []
+    module = pick(facts.nvidia, "kernel_module_version", kind=str)
+    if module:
+        found.append(f"nvidia kernel module {module}")
+    for lib in _libs(facts):
+        path = pick(lib, "path", kind=str) or ""
+        if path.rsplit("/", 1)[0] in DISTRO_LIB_DIRS and re.fullmatch(r"\d{3,}\.\d+(\.\d+)?",
+                                                                     pick(lib, "version", kind=str) or ""):
+            found.append(path)
+    for copy in facts.libcuda_copies:
+        path, target = pick(copy, "path", kind=str) or "", pick(copy, "target", kind=str) or ""
+        if path.rsplit("/", 1)[0] in DISTRO_LIB_DIRS and not target.startswith("/usr/lib/wsl/") and path not in found \
+                and target not in found:
+            found.append(f"{path} -> {target}" if target and target != path else path)
+    found += [f"package {p['name']} {p.get('version') or ''}".strip() for p in facts.distro_packages
+              if _LINUX_DRIVER_PACKAGES.match(str(p.get("name", "")))]
+    return found
+
+
+def tensorflow_windows_gpu(tf_version: str | None) -> bool | None:
+    """Whether TensorFlow `tf_version` has a native-Windows GPU build, from the tensorflow_cuda rows'
+    `windows_native_gpu`; None when the table does not say. (A helper here: no query answers it yet.)"""
+    from dldoctor import knowledge
+    from dldoctor.errors import DldoctorError
+
+    wanted = re.match(r"(\d+)\.(\d+)", tf_version or "")
+    if not wanted:
+        return None
+    key = (int(wanted.group(1)), int(wanted.group(2)))
+    try:
+        rows = knowledge.table("tensorflow_cuda").rows
+    except (DldoctorError, OSError):
+        return None
+    for row in rows:
+        low = re.match(r"(\d+)\.(\d+)", str(row.get("tf_min", "")))
+        high = re.match(r"(\d+)\.(\d+)", str(row.get("tf_max", "")))
+        if low and high and (int(low.group(1)), int(low.group(2))) <= key <= (int(high.group(1)), int(high.group(2))):
+            value = row.get("windows_native_gpu", row.get("windows_gpu"))
+            return value if isinstance(value, bool) else None
+    return None
+
+
+def windows_tensorflow_without_gpu(facts: Facts, fw: dict[str, Any]) -> bool:
+    """TensorFlow 2.11+ on native Windows on a machine with an NVIDIA GPU: no GPU build exists."""
+    if facts.os != "Windows" or facts.wsl or pick(fw, "name", kind=str) != "tensorflow":
+        return False
+    if not (facts.has_nvidia_hardware or facts.working_gpus):
+        return False
+    return tensorflow_windows_gpu(pick(fw, "version", kind=str)) is False
 
 
 def install_container_toolkit(facts: Facts) -> list[str]:
@@ -142,13 +220,40 @@ def wsl_gpu(facts: Facts) -> Iterator[Finding]:
              "update the NVIDIA driver on Windows (never install one inside WSL)", "wsl --shutdown  # then reopen"),
             evidence={"found": missing, "required": ["/dev/dxg", "/usr/lib/wsl/lib/libcuda.so"]},
         )
+    if wsl_linux_driver_evidence(facts):
+        return  # driver.wsl-linux-driver speaks: a Linux driver is installed
     linux_libcuda = [p for lib in _libs(facts) if pick(lib, "name", kind=str) == "libcuda"
                      and (p := pick(lib, "path", kind=str)) and not p.startswith("/usr/lib/wsl/")]
-    if linux_libcuda and not pick(facts.nvidia, "kernel_module_version", kind=str):
+    for copy in facts.libcuda_copies:  # a libcuda.so.1 on LD_LIBRARY_PATH (a cuda-compat folder) that is not WSL's
+        path = pick(copy, "path", kind=str)
+        target = pick(copy, "target", kind=str) or path or ""
+        if path and pick(copy, "on_ld_library_path", kind=bool) and not target.startswith("/usr/lib/wsl/") \
+                and path not in linux_libcuda:
+            linux_libcuda.append(path)
+    if linux_libcuda:
         yield Finding(
             "host.wsl-libcuda-shadowed", Severity.WARNING, f"a Linux libcuda ({linux_libcuda[0]}) shadows WSL's",
             "Only /usr/lib/wsl/lib/libcuda.so works under WSL2.",
             ("sudo apt remove --purge 'libnvidia-compute-*' 'nvidia-driver-*'  # keep cuda-toolkit-X-Y only",
              "ldconfig -p | grep libcuda  # /usr/lib/wsl/lib must come first"),
             evidence={"found": linux_libcuda, "required": "/usr/lib/wsl/lib/libcuda.so"},
+        )
+
+
+@rule
+def windows_tensorflow(facts: Facts) -> Iterator[Finding]:
+    for fw in facts.frameworks:
+        if not windows_tensorflow_without_gpu(facts, fw):
+            continue
+        version = pick(fw, "version", kind=str) or "?"
+        yield Finding(
+            "host.windows-tensorflow-no-gpu", Severity.ERROR,
+            f"tensorflow {version} on native Windows has no GPU build: it runs on the CPU",
+            "TensorFlow 2.10 was the last release with GPU support on native Windows; 2.11 and later use the GPU "
+            "only under WSL2.",
+            ("wsl --install  # in PowerShell; then, inside WSL2: pip install 'tensorflow[and-cuda]'",
+             "or: pip install 'tensorflow<2.11'  # 2.10 on Python <= 3.10, with CUDA 11.2 and cuDNN 8.1 on Windows"),
+            evidence={"framework": "tensorflow", "found": version, "required": "WSL2, or tensorflow <= 2.10",
+                      "os": facts.os},
+            docs="https://www.tensorflow.org/install/pip#windows-native",
         )

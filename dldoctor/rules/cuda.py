@@ -1,5 +1,5 @@
-"""CUDA toolkits and libraries: LD_LIBRARY_PATH shadowing, nvcc newer than the driver, cuDNN copies,
-CUDA_VISIBLE_DEVICES and CONDA_OVERRIDE_CUDA."""
+"""CUDA toolkits and libraries: LD_LIBRARY_PATH shadowing, the cuDNN each framework will load against
+the one it needs, nvcc newer than the driver, cuDNN copies, CUDA_VISIBLE_DEVICES and CONDA_OVERRIDE_CUDA."""
 
 from __future__ import annotations
 
@@ -9,19 +9,34 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from dldoctor.errors import DldoctorError
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
-from dldoctor.rules.facts import Facts, pick
+from dldoctor.rules.facts import Facts, pick, strings
+from dldoctor.rules.fixes import family
 
 explains("cuda.ld-library-path-shadows", "LD_LIBRARY_PATH shadows the pip CUDA libraries", """
 Frameworks installed from pip bring their own CUDA libraries (the nvidia-*
-wheels: cuDNN, cuBLAS, NCCL, the CUDA runtime) and find them through their
-RUNPATH. LD_LIBRARY_PATH is searched first, so a folder of a system CUDA
+wheels: cuDNN, cuBLAS, NCCL, the CUDA runtime), conda environments have them
+in the environment's lib folder, and old PyPI torch wheels bundle them in
+torch/lib; all are found through the framework's RUNPATH. LD_LIBRARY_PATH is searched first, so a folder of a system CUDA
 toolkit or cuDNN in it makes the framework load those copies instead; when
 their versions differ from the ones the framework was built with, it fails
 with undefined symbols, "cuDNN version incompatibility", or silently runs
 slower code. Unset LD_LIBRARY_PATH (or take the CUDA folders out of it) in the
 shell that runs the framework.
+""")
+explains("cuda.cudnn-too-old", "The cuDNN that will load is older than the framework needs", """
+Each CUDA build of a framework needs cuDNN of the major it was built with and
+at least its minor: TensorFlow and JAX (XLA) check it when the first
+convolution runs ("Loaded runtime CuDNN library: 8.6.0 but source was compiled
+with: 8.9.4. CuDNN library needs to have matching major version and equal or
+higher minor version"), PyTorch at import of torch.backends.cudnn ("cuDNN
+version incompatibility"). The copy that loads is the first the loader finds:
+LD_LIBRARY_PATH, then the framework's own (its nvidia-cudnn wheel, its conda
+environment's cudnn, torch's bundled copy), then the system's. Upgrade that
+copy, or install the framework's pip CUDA libraries (`tensorflow[and-cuda]`,
+`jax[cuda12]`).
 """)
 explains("cuda.toolkit-newer-than-driver", "The CUDA toolkit is newer than the driver", """
 The nvcc on this machine comes from a newer CUDA than the driver supports.
@@ -173,53 +188,302 @@ def _major(version: str | None) -> int | None:
     return v.major if v is not None else None
 
 
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _label(fw: dict[str, Any]) -> str:
+    return f"{pick(fw, 'name', kind=str) or '?'} {pick(fw, 'version', kind=str) or ''}".strip()
+
+
+def own_library_dirs(facts: Facts, fw: dict[str, Any]) -> list[str]:
+    """Folders that hold a framework's own CUDA libraries, found through its RUNPATH (or preload):
+    the nvidia-* wheels' `site-packages/nvidia`, its conda environment's `lib`, torch's bundled `torch/lib`.
+    Empty when it relies on a system CUDA (TensorFlow without `[and-cuda]`, `jax[cuda12_local]`)."""
+    dirs: list[str] = []
+    for wheel in facts.nvidia_wheels:
+        location = pick(wheel, "location", kind=str)
+        if location:
+            dirs.append(f"{location.rstrip('/')}/nvidia")
+    if pick(fw, "installer", kind=str) == "conda":
+        dirs += [d for p in facts.conda_cuda_packages if (d := pick(p, "lib_dir", kind=str))]
+    location = pick(fw, "location", kind=str)
+    # Only CUDA's own libraries count: libtorch_cuda.so is in every CUDA build, source builds included,
+    # and those rely on the system CUDA.
+    if location and any(n.startswith(("libcudart", "libcudnn", "libcublas", "libnvrtc"))
+                        for n in strings(fw.get("bundled_libraries"))):
+        dirs.append(f"{location.rstrip('/')}/torch/lib")
+    return list(dict.fromkeys(dirs))
+
+
+def _own_kind(facts: Facts, fw: dict[str, Any]) -> str:
+    if facts.nvidia_wheels:
+        return "pip"
+    if pick(fw, "installer", kind=str) == "conda" and facts.conda_cuda_packages:
+        return "conda environment's"
+    return "bundled"
+
+
+@dataclass(frozen=True)
+class CudnnNeed:
+    """The cuDNN a framework build accepts: the same major, minor >= `minimum`'s, below `below`."""
+
+    minimum: Version
+    below: Version | None
+    source: str
+
+    def fits(self, found: Version) -> bool:
+        if found.major != self.minimum.major or (self.below is not None and found >= self.below):
+            return False
+        return (found.major, found.minor) >= (self.minimum.major, self.minimum.minor)
+
+    def describe(self) -> str:
+        return f">= {self.minimum}" + (f", < {self.below}" if self.below is not None else f", {self.minimum.major}.x")
+
+
+@dataclass(frozen=True)
+class CudnnCopy:
+    """The cuDNN a framework will load, and why that one."""
+
+    version: Version | None  # None: a copy bundled inside the package, of the build's own version
+    path: str | None
+    source: str  # "pip nvidia-cudnn-cu12", "conda cudnn", "system", "bundled"
+    via_ld_library_path: bool = False
+
+    def where(self) -> str:
+        if self.via_ld_library_path:
+            return f"from LD_LIBRARY_PATH: {self.path}"
+        return f"{self.source}" + (f" at {self.path}" if self.path else "")
+
+
+def _jax_release_cudnn(jaxlib: str | None, cuda_major: int) -> tuple[str | None, str | None]:
+    """(cudnn_min, cudnn_below) of the jaxlib release from the knowledge base's jax_releases rows, else
+    the current jax_cuda row. A small helper here, not a query: only this rule asks it."""
+    from dldoctor import knowledge
+    from dldoctor.rules.compat import ask
+
+    wanted = _v(jaxlib.split("+", 1)[0]) if jaxlib else None
+    try:
+        rows = knowledge.table("jax_releases").rows if wanted is not None else ()
+    except (DldoctorError, OSError):
+        rows = ()
+    for row in rows:
+        low, high = _v(str(row.get("jaxlib_min") or "")), _v(str(row.get("jaxlib_max") or ""))
+        if row.get("cuda_major") == cuda_major and low is not None and wanted is not None and low <= wanted \
+                and (high is None or wanted <= high):
+            return (str(row["cudnn_min"]) if row.get("cudnn_min") else None,
+                    str(row["cudnn_below"]) if row.get("cudnn_below") else None)
+    current = ask(knowledge.jax_cuda_requirements, cuda_major)
+    return (current.cudnn_min, current.cudnn_below) if current is not None else (None, None)
+
+
+def cudnn_needed(facts: Facts, fw: dict[str, Any]) -> CudnnNeed | None:
+    """The cuDNN a CUDA build of PyTorch, TensorFlow or JAX needs: what its own files pin, made
+    precise (or bounded) by the release tables (TensorFlow's tested builds, jaxlib's releases)."""
+    if pick(fw, "variant", kind=str) != "cuda":
+        return None
+    name = pick(fw, "name", kind=str)
+    own = _v(pick(fw, "cudnn_version", kind=str))
+    table_min: Version | None = None
+    below: Version | None = None
+    table_source = ""
+    if name == "tensorflow":
+        from dldoctor.rules.compat import tensorflow_cuda
+
+        table_min = _v(tensorflow_cuda(pick(fw, "version", kind=str))[1])
+        table_source = f"{_label(fw)} was built and tested with cuDNN {table_min}"
+    elif name == "jax":
+        major = _major(pick(fw, "cuda_version", kind=str) or pick(fw, "cuda_plugin", "cuda_major", kind=str))
+        if major is not None:
+            low, high = _jax_release_cudnn(pick(fw, "version", kind=str), major)
+            table_min, below = _v(low), _v(high)
+            table_source = f"jaxlib {pick(fw, 'version', kind=str)} for CUDA {major} needs cuDNN {low}"
+    if own is not None and len(own.release) >= 2:
+        minimum, source = own, f"{_label(fw)} was built with / pins cuDNN {own}"
+    elif table_min is not None and (own is None or own.major == table_min.major):
+        minimum, source = table_min, table_source
+    elif own is not None:
+        minimum, source = own, f"{_label(fw)} was built with cuDNN {own}"
+    else:
+        return None
+    if below is not None and below <= minimum:
+        below = None  # a bound from another major's row says nothing about this one
+    return CudnnNeed(minimum, below, source)
+
+
+def cudnn_that_loads(facts: Facts, fw: dict[str, Any]) -> CudnnCopy | None:
+    """The cuDNN a framework will load: the loader searches LD_LIBRARY_PATH first, then the
+    framework's RUNPATH (its nvidia-cudnn wheel, its conda environment, torch/lib), then the system.
+    Only copies of the soname's major (libcudnn.so.9) are candidates; None when none is found."""
+    need = cudnn_needed(facts, fw)
+    major = need.minimum.major if need is not None else None
+    copies = facts.libraries("cudnn")
+    own_dirs = own_library_dirs(facts, fw)
+
+    def version_ok(c: dict[str, Any]) -> Version | None:
+        v = _v(pick(c, "version", kind=str))
+        return v if v is not None and (major is None or v.major == major) else None
+
+    def own_copy() -> CudnnCopy | None:
+        location = pick(fw, "location", kind=str)
+        if any(n.startswith("libcudnn") for n in strings(fw.get("bundled_libraries"))):
+            return CudnnCopy(None, f"{location}/torch/lib" if location else None, "bundled")
+        pip = [(v, c) for c in copies if (pick(c, "source", kind=str) or "").startswith("pip")
+               and (v := version_ok(c)) is not None]
+        pip.sort(key=lambda vc: pick(vc[1], "path", kind=str) != location)  # the framework's own site first
+        if pip:
+            v, c = pip[0]
+            return CudnnCopy(v, f"{pick(c, 'path', kind=str)}/nvidia/cudnn/lib", pick(c, "source", kind=str) or "pip")
+        if pick(fw, "installer", kind=str) == "conda":
+            for c in copies:
+                if (pick(c, "source", kind=str) or "").startswith("conda") and (v := version_ok(c)) is not None:
+                    return CudnnCopy(v, pick(c, "path", kind=str), pick(c, "source", kind=str) or "conda")
+        return None
+
+    system: list[tuple[Version, dict[str, Any]]] = []
+    for c in copies:
+        v = version_ok(c)
+        if v is not None and pick(c, "source", kind=str) == "system" and pick(c, "path", kind=str) is not None:
+            system.append((v, c))
+    for d in _ld_dirs(facts):
+        if any(_under(d, own) for own in own_dirs) or "site-packages/nvidia" in d:
+            found = own_copy()
+            if found is not None:
+                return found
+        for v, c in system:
+            if _under(pick(c, "path", kind=str) or "", d):
+                return CudnnCopy(v, pick(c, "path", kind=str), "system", via_ld_library_path=True)
+    found = own_copy()
+    if found is not None:
+        return found
+    if system:
+        v, c = system[0]
+        return CudnnCopy(v, pick(c, "path", kind=str), "system")
+    return None
+
+
+def cudnn_breaks(facts: Facts, fw: dict[str, Any]) -> str | None:
+    """Why the cuDNN `fw` will load does not fit its build ("cuDNN 8.6.0 ... needs >= 8.9"), or None."""
+    need = cudnn_needed(facts, fw)
+    loaded = cudnn_that_loads(facts, fw)
+    if need is None or loaded is None or loaded.version is None or need.fits(loaded.version):
+        return None
+    return f"cuDNN {loaded.version} ({loaded.where()}) would load; {_label(fw)} needs {need.describe()}"
+
+
+def _cuda_frameworks(facts: Facts) -> list[dict[str, Any]]:
+    return [f for f in facts.frameworks if pick(f, "variant", kind=str) == "cuda"]
+
+
+def _system_cuda_dir(facts: Facts, d: str, kit_dirs: dict[str, dict[str, Any]]) -> bool:
+    """A folder of a system CUDA toolkit or cuDNN (not a framework's own, not WSL's driver folder)."""
+    if "site-packages" in d or "/usr/lib/wsl" in d:
+        return False
+    system_cudnn = [p for c in facts.libraries("cudnn") if pick(c, "source", kind=str) == "system"
+                    and (p := pick(c, "path", kind=str))]
+    return d in kit_dirs or "/cuda" in d or any(_under(p, d) and p != d for p in system_cudnn)
+
+
 @rule
 def ld_library_path_shadows(facts: Facts) -> Iterator[Finding]:
+    """A system CUDA/cuDNN folder earlier on LD_LIBRARY_PATH than a framework's own libraries."""
     dirs = _ld_dirs(facts)
-    if not dirs or not facts.nvidia_wheels:
+    if not dirs:
         return
-    users = [f for f in facts.frameworks if pick(f, "variant", kind=str) == "cuda"]
+    users = [(fw, own) for fw in _cuda_frameworks(facts) if (own := own_library_dirs(facts, fw))]
     if not users:
         return
     kit_dirs = {f"{p}/lib64": t for t in facts.toolkits if (p := pick(t, "path", kind=str))}
     kit_dirs |= {f"{p}/lib": t for t in facts.toolkits if (p := pick(t, "path", kind=str))}
-    system_cudnn = [c for c in facts.libraries("cudnn") if pick(c, "source", kind=str) == "system"]
     shadowing: list[str] = []
-    for d in dirs:
-        in_kit = d in kit_dirs or ("/cuda" in d and "site-packages" not in d)
-        has_cudnn = any((pick(c, "path", kind=str) or "").startswith(d + "/") for c in system_cudnn)
-        if (in_kit or has_cudnn) and "site-packages" not in d and "/usr/lib/wsl" not in d:
-            shadowing.append(d)
+    shadowed: list[dict[str, Any]] = []
+    for fw, own in users:
+        first_own = next((i for i, d in enumerate(dirs) if any(_under(d, o) for o in own)), len(dirs))
+        ahead = [d for d in dirs[:first_own] if not any(_under(d, o) for o in own) and _system_cuda_dir(facts, d, kit_dirs)]
+        if ahead:
+            shadowed.append(fw)
+            shadowing += [d for d in ahead if d not in shadowing]
     if not shadowing:
         return
-    severity = Severity.WARNING
     clash: list[str] = []
-    pip_cudnn = [c for c in facts.libraries("cudnn") if (pick(c, "source", kind=str) or "").startswith("pip")]
-    for c in system_cudnn:
-        lib_path = pick(c, "path", kind=str) or ""
-        if any(lib_path.startswith(d + "/") for d in shadowing):
-            for pip_lib in pip_cudnn:
-                sys_v, pip_v = _v(pick(c, "version", kind=str)), _v(pick(pip_lib, "version", kind=str))
-                if sys_v is not None and pip_v is not None and sys_v.major == pip_v.major and sys_v < pip_v:
-                    clash.append(f"system cuDNN {sys_v} would load instead of pip's {pip_v}")
-    for d in shadowing:
-        kit = kit_dirs.get(d)
-        kit_cuda = _major_minor(pick(kit, "version", kind=str)) if kit else None
-        for fw in users:
-            fw_cuda = _major_minor(pick(fw, "cuda_version", kind=str))
+    for fw in shadowed:
+        loaded = cudnn_that_loads(facts, fw)
+        if loaded is not None and loaded.via_ld_library_path:
+            why = cudnn_breaks(facts, fw)
+            own_cudnn = _own_cudnn(facts, fw)
+            if why:
+                clash.append(why)
+            elif own_cudnn is not None and loaded.version is not None and loaded.version < own_cudnn:
+                clash.append(f"system cuDNN {loaded.version} would load instead of pip's {own_cudnn}")
+        fw_cuda = _major_minor(pick(fw, "cuda_version", kind=str))
+        for d in shadowing:
+            kit = kit_dirs.get(d)
+            kit_cuda = _major_minor(pick(kit, "version", kind=str)) if kit else None
             if kit_cuda is not None and fw_cuda is not None and kit_cuda < fw_cuda:
                 clash.append(f"CUDA {kit_cuda} libraries from {d} would load instead of {fw.get('name')}'s CUDA {fw_cuda}")
-    if clash:
-        severity = Severity.ERROR
-    names = ", ".join(sorted({str(f.get("name")) for f in users}))
+    severity = Severity.ERROR if clash else Severity.WARNING
+    names = ", ".join(sorted({str(f.get("name")) for f in shadowed}))
     yield Finding(
         "cuda.ld-library-path-shadows", severity,
-        f"LD_LIBRARY_PATH puts {shadowing[0]} ahead of the pip CUDA libraries of {names}",
+        f"LD_LIBRARY_PATH puts {shadowing[0]} ahead of the {_own_kind(facts, shadowed[0])} CUDA libraries of {names}",
         ("; ".join(clash) + ". " if clash else "") +
         "The framework loads the system copies first; version differences break it or slow it down.",
-        ("unset LD_LIBRARY_PATH  # or remove " + ":".join(shadowing) + " from it; check ~/.bashrc and module files",),
-        evidence={"found": shadowing, "required": "no system CUDA folders on LD_LIBRARY_PATH", "clashes": clash},
+        ("unset LD_LIBRARY_PATH  # or remove " + ":".join(shadowing) + " from it; check ~/.bashrc, conda activate.d "
+         "and module files",),
+        evidence={"found": shadowing, "required": "no system CUDA folders on LD_LIBRARY_PATH ahead of the "
+                                                  "framework's own", "clashes": clash},
     )
+
+
+def _own_cudnn(facts: Facts, fw: dict[str, Any]) -> Version | None:
+    """The version of the framework's own pip/conda cuDNN of the major it loads."""
+    need = cudnn_needed(facts, fw)
+    for c in facts.libraries("cudnn"):
+        source = pick(c, "source", kind=str) or ""
+        v = _v(pick(c, "version", kind=str))
+        if (source.startswith("pip") or source.startswith("conda")) and v is not None and (
+                need is None or v.major == need.minimum.major):
+            return v
+    return None
+
+
+@rule
+def cudnn_too_old(facts: Facts) -> Iterator[Finding]:
+    """The cuDNN a framework will load (not through LD_LIBRARY_PATH: that rule speaks) is older than it needs."""
+    for fw in _cuda_frameworks(facts):
+        if pick(fw, "name", kind=str) not in ("pytorch", "tensorflow", "jax"):
+            continue
+        loaded = cudnn_that_loads(facts, fw)
+        why = cudnn_breaks(facts, fw)
+        need = cudnn_needed(facts, fw)
+        if why is None or loaded is None or loaded.via_ld_library_path or need is None:
+            continue
+        yield Finding(
+            "cuda.cudnn-too-old", Severity.ERROR, f"{_label(fw)} needs cuDNN {need.describe()}; cuDNN {loaded.version} will load",
+            f"{why}. {need.source}. At the first convolution it fails: \"Loaded runtime CuDNN library: "
+            f"{loaded.version} but source was compiled with: {need.minimum}\" (TensorFlow/JAX) or "
+            "\"cuDNN version incompatibility\" (PyTorch).",
+            tuple(_cudnn_fix(facts, fw, loaded, need)),
+            evidence={"framework": pick(fw, "name", kind=str), "found": str(loaded.version),
+                      "required": need.describe(), "loaded_from": loaded.where()},
+        )
+
+
+def _cudnn_fix(facts: Facts, fw: dict[str, Any], loaded: CudnnCopy, need: CudnnNeed) -> list[str]:
+    spec = f">={need.minimum}" + (f",<{need.below}" if need.below is not None else f",<{need.minimum.major + 1}")
+    if loaded.source.startswith("pip "):
+        return [f"pip install '{loaded.source.removeprefix('pip ')}{spec}'"]
+    if loaded.source.startswith("conda"):
+        return [f"conda install -c conda-forge 'cudnn{spec}'"]
+    name = pick(fw, "name", kind=str)
+    cuda_major = _major(pick(fw, "cuda_version", kind=str))
+    suffix = f"-cu{cuda_major}" if cuda_major else "-cu12"
+    fix = {"tensorflow": ["pip install 'tensorflow[and-cuda]'  # cuDNN from pip, matched to this TensorFlow"],
+           "jax": [f"pip install -U 'jax[cuda{cuda_major or 12}]'  # cuDNN from pip, matched to this jaxlib"],
+           }.get(name or "", [f"pip install 'nvidia-cudnn{suffix}{spec}'"])
+    if family(facts) == "debian":
+        fix.append(f"or upgrade the system cuDNN: sudo apt install --only-upgrade 'libcudnn{need.minimum.major}*'")
+    return fix
 
 
 @rule

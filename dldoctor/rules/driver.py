@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
-from dldoctor.rules.containers import container_without_gpus
+from dldoctor.rules.containers import container_without_gpus, wsl_linux_driver_evidence
 from dldoctor.rules.facts import Facts, pick
-from dldoctor.rules.fixes import hold_driver_packages, install_nvidia_driver
+from dldoctor.rules.fixes import family, hold_driver_packages, install_nvidia_driver
 
 explains("driver.library-mismatch", "NVML: Driver/library version mismatch", """
 The NVIDIA kernel module that is loaded and the user-space driver libraries
@@ -50,9 +51,25 @@ process, fallen off the bus, or held by a virtual machine passthrough.
 """)
 explains("driver.wsl-linux-driver", "A Linux NVIDIA driver is installed inside WSL", """
 Under WSL2 the GPU driver is the Windows one, exposed to Linux through
-/usr/lib/wsl/lib. A Linux NVIDIA driver installed inside WSL shadows it and
-breaks CUDA. Remove the Linux driver packages; keep only the CUDA toolkit
-("wsl-ubuntu" packages) if you need nvcc.
+/usr/lib/wsl/lib. A Linux NVIDIA driver installed inside WSL (its packages,
+its libcuda.so.1 in /usr/lib/x86_64-linux-gnu, its kernel module) shadows it
+and CUDA cannot work: there is no NVIDIA kernel driver in the WSL2 kernel for
+it to talk to. It usually comes from installing the `cuda` or `cuda-drivers`
+meta-package, or `nvidia-driver-XXX`, inside WSL. Remove the Linux driver
+packages and keep the Windows driver; install only the CUDA toolkit
+(`cuda-toolkit-X-Y` from NVIDIA's wsl-ubuntu repository) if you need nvcc.
+""", "https://docs.nvidia.com/cuda/wsl-user-guide/index.html")
+explains("driver.nvidia-uvm-missing", "/dev/nvidia-uvm is missing", """
+CUDA needs the nvidia-uvm kernel module and its device node /dev/nvidia-uvm
+(unified memory) besides /dev/nvidiactl and /dev/nvidiaN. Without it nvidia-smi
+still works, but every CUDA program fails at initialisation with error 999
+(CUDA_ERROR_UNKNOWN, "unknown error"), so frameworks report no GPU. On a host
+the module is not loaded (headless servers load it on the first CUDA call as
+root, or never when module loading is restricted); in a container the host
+lacked the node when the container started, or the device was passed by hand
+without it. Load the module and create the node on the host
+(`sudo modprobe nvidia-uvm && sudo nvidia-modprobe -u -c=0`), then restart
+the container.
 """)
 explains("driver.nvml-error", "NVML could not be initialised", """
 The NVIDIA Management Library failed to start, so dldoctor could not read the
@@ -95,13 +112,16 @@ def driver_state(facts: Facts) -> Iterator[Finding]:
     if not facts.has_nvidia_hardware:
         return
     if facts.wsl:
-        if module:
+        evidence = wsl_linux_driver_evidence(facts)
+        if evidence:
             yield Finding(
                 "driver.wsl-linux-driver", Severity.ERROR,
-                f"a Linux NVIDIA driver ({module}) is loaded inside WSL2",
-                "WSL2 uses the Windows driver through /usr/lib/wsl/lib; a Linux driver breaks it.",
-                ("sudo apt remove --purge 'nvidia-driver-*' 'libnvidia-*'",
-                 "update the NVIDIA driver on Windows instead"),
+                f"a Linux NVIDIA driver is installed inside WSL2: {evidence[0]}",
+                "WSL2 uses the Windows driver through /usr/lib/wsl/lib; a Linux driver inside WSL shadows it and "
+                "CUDA cannot work." + (f" Also found: {', '.join(evidence[1:4])}." if len(evidence) > 1 else ""),
+                tuple(_remove_wsl_linux_driver(facts)),
+                evidence={"found": evidence, "required": "only /usr/lib/wsl/lib/libcuda.so (the Windows driver)"},
+                docs="https://docs.nvidia.com/cuda/wsl-user-guide/index.html",
             )
         return
     loaded = pick(nv, "module_loaded", kind=bool)
@@ -159,3 +179,46 @@ def driver_state(facts: Facts) -> Iterator[Finding]:
     elif loaded and not facts.gpus and facts.nvidia_pci:
         yield Finding("driver.no-gpus-visible", Severity.ERROR, "the NVIDIA driver is loaded but reports no GPU",
                       fix=("nvidia-smi", "sudo dmesg | grep -i xid"))
+
+
+def _remove_wsl_linux_driver(facts: Facts) -> list[str]:
+    if family(facts) == "rhel":
+        remove = "sudo dnf remove 'nvidia-driver*' 'kmod-nvidia*' cuda-drivers"
+    else:
+        remove = "sudo apt remove --purge 'nvidia-driver-*' 'libnvidia-*' 'nvidia-dkms-*' 'cuda-drivers*' && sudo apt autoremove"
+    return [remove + "  # keep cuda-toolkit-X-Y if you need nvcc",
+            "sudo ldconfig && ldconfig -p | grep libcuda  # only /usr/lib/wsl/lib may remain",
+            "wsl --shutdown  # in Windows PowerShell, then reopen; the Windows NVIDIA driver serves WSL2"]
+
+
+def uvm_missing(facts: Facts) -> bool:
+    """NVIDIA device nodes are there but /dev/nvidia-uvm is not: CUDA init fails with error 999."""
+    nodes = facts.device_nodes
+    if facts.wsl or "/dev/nvidiactl" not in nodes or "/dev/nvidia-uvm" in nodes:
+        return False
+    if not (facts.working_gpus or facts.nvidia_pci or any(re.fullmatch(r"/dev/nvidia\d+", n) for n in nodes)):
+        return False
+    return not any(f.id == "driver.library-mismatch" for f in driver_state(facts))
+
+
+@rule
+def nvidia_uvm(facts: Facts) -> Iterator[Finding]:
+    if not uvm_missing(facts):
+        return
+    host = ["sudo modprobe nvidia-uvm && sudo nvidia-modprobe -u -c=0  # loads the module, creates /dev/nvidia-uvm",
+            "echo nvidia-uvm | sudo tee /etc/modules-load.d/nvidia-uvm.conf  # load it at every boot"]
+    if facts.in_container:
+        fix = [f"{c}  # on the host" for c in host] + [
+            "then restart the container: docker run --gpus all ...  # the toolkit passes /dev/nvidia-uvm when the "
+            "host has it",
+            "passing devices by hand: add --device /dev/nvidia-uvm --device /dev/nvidia-uvm-tools"]
+        where = f"inside this {facts.in_container} container"
+    else:
+        fix, where = host, "on this machine"
+    yield Finding(
+        "driver.nvidia-uvm-missing", Severity.ERROR,
+        f"/dev/nvidia-uvm is missing {where}: CUDA fails with error 999 (\"unknown error\")",
+        "nvidia-smi works, but CUDA's initialisation needs the nvidia-uvm device; frameworks will report no GPU.",
+        tuple(fix),
+        evidence={"found": facts.device_nodes, "required": "/dev/nvidia-uvm", "container": facts.in_container},
+    )

@@ -165,6 +165,26 @@ class Facts:
         return dicts(self.section("cuda_toolkits").get(name))
 
     @property
+    def device_nodes(self) -> list[str]:
+        """/dev/nvidia* (and /dev/dxg under WSL2) that exist."""
+        return strings(self.nvidia.get("device_nodes"))
+
+    @property
+    def conda_cuda_packages(self) -> list[dict[str, Any]]:
+        """CUDA packages in the target's conda environment (cudatoolkit, cuda-version, cudnn, nccl, ...)."""
+        return dicts(self.section("cuda_toolkits").get("conda_cuda_packages"))
+
+    @property
+    def distro_packages(self) -> list[dict[str, Any]]:
+        """Installed NVIDIA driver / CUDA / cuDNN / NCCL packages of the distro (dpkg)."""
+        return dicts(self.section("cuda_toolkits").get("distro_packages"))
+
+    @property
+    def libcuda_copies(self) -> list[dict[str, Any]]:
+        """Every libcuda.so.1 in the loader's folders: {path, target, on_ld_library_path}."""
+        return dicts(self.section("cuda_toolkits").get("libcuda_copies"))
+
+    @property
     def docker(self) -> dict[str, Any]:
         return self.section("docker")
 
