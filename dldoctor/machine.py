@@ -3,11 +3,15 @@
 Probes never touch `/`, `os.environ` or `pynvml` directly; they go through a
 `Machine`. The real machine is `Machine.this_one()`. Tests build a simulated
 one from a scenario folder (a fake filesystem root, recorded commands on PATH,
-a fake NVML) and run the very same probe code against it.
+a fake libnvidia-ml.so.1 under the real bindings) and run the very same probe
+code against it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
+import itertools
 import os
 import platform
 import sys
@@ -28,10 +32,59 @@ class UserInfo:
     home: str
 
 
-def _load_real_nvml() -> Any:
-    import pynvml  # nvidia-ml-py: NVIDIA's official bindings, imported only when needed
+#: Where a driver install puts libnvidia-ml.so.1: the distros, the container toolkit's mounts, WSL.
+NVML_LIBRARY_DIRS = (
+    "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
+    "/usr/local/nvidia/lib64", "/usr/local/nvidia/lib", "/usr/lib/wsl/lib",
+    "/usr/lib/x86_64-linux-gnu/nvidia/current",
+)
+NVML_SONAME = "libnvidia-ml.so.1"
 
-    return pynvml
+_private_copies = itertools.count()
+
+
+def load_nvml_bindings(library: str | os.PathLike[str] | None = None) -> Any:
+    """NVIDIA's official bindings (nvidia-ml-py's `pynvml`), bound to a libnvidia-ml.so.1.
+
+    Without `library`: the imported `pynvml`, whose loader asks the dynamic
+    linker for libnvidia-ml.so.1 as the driver's own tools do. With `library`
+    (a file, usually in another root): a private copy of the module, so that
+    its loaded library, function-pointer cache and refcount are its own, whose
+    own `_LoadNvmlLibrary` opens that file. A file that is missing or not a
+    library makes nvmlInit raise NVMLError_LibraryNotFound, as on a machine
+    without the driver. Raises ImportError when nvidia-ml-py is not installed.
+    """
+    import pynvml  # imported only when needed
+
+    if library is None:
+        return pynvml
+    path = os.fspath(library)
+    name = f"_dldoctor_pynvml_{next(_private_copies)}"
+    spec = importlib.util.spec_from_file_location(name, pynvml.__file__)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load a private copy of {pynvml.__file__}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # the bindings register their error classes through sys.modules[__name__]
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+
+    def open_library(soname: str, *args: Any, **kwargs: Any) -> ctypes.CDLL:
+        # _LoadNvmlLibrary opens CDLL("libnvidia-ml.so.1"). glibc reads LD_LIBRARY_PATH once, at
+        # process start, so the only way to point that search at another root is to answer the
+        # name here; the bindings' own locking and error mapping still run around it.
+        return ctypes.CDLL(path if soname == NVML_SONAME else soname, *args, **kwargs)
+
+    setattr(module, "CDLL", open_library)  # noqa: B010  (a module attribute mypy cannot see)
+    return module
+
+
+def nvml_library_in(root: Path) -> Path:
+    """The libnvidia-ml.so.1 a machine rooted at `root` would load (the first of the driver's
+    directories that has one; the first directory's path when none has)."""
+    candidates = [root / d.lstrip("/") / NVML_SONAME for d in NVML_LIBRARY_DIRS]
+    return next((c for c in candidates if c.exists()), candidates[0])
 
 
 def _real_user() -> UserInfo:
@@ -70,8 +123,8 @@ class Machine:
     user: UserInfo
     #: The interpreter dldoctor runs under (the default one to inspect).
     own_python: str
-    #: Returns a pynvml-like module; raises if NVML cannot be loaded at all.
-    load_nvml: Callable[[], Any] = _load_real_nvml
+    #: Returns the pynvml module to use, instead of `nvml()`'s choice (tests); raises if it cannot.
+    load_nvml: Callable[[], Any] | None = None
     #: True for the machine dldoctor runs on: enables in-process shortcuts.
     is_local: bool = False
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -95,6 +148,20 @@ class Machine:
             is_local=True,
             timeout_s=timeout_s,
         )
+
+    # --- NVML --------------------------------------------------------------
+    def nvml(self) -> Any:
+        """NVIDIA's pynvml bound to this machine's libnvidia-ml.so.1.
+
+        The machine dldoctor runs on asks the dynamic linker; a machine seen
+        through another root (a mounted image, a simulated machine) loads the
+        root's own library. Raises ImportError without nvidia-ml-py.
+        """
+        if self.load_nvml is not None:
+            return self.load_nvml()
+        if self.root == Path("/"):
+            return load_nvml_bindings()
+        return load_nvml_bindings(nvml_library_in(self.root))
 
     # --- files -------------------------------------------------------------
     def path(self, machine_path: str | os.PathLike[str]) -> Path:

@@ -149,7 +149,10 @@ def machine(folder: Path, spec: dict[str, Any]) -> None:
 
 
 def gpu(index: int, name: str, cc: tuple[int, int], mem: int, uuid: str, bus: str, **kw: Any) -> dict[str, Any]:
-    """One GPU of the fake NVML; keyword arguments override the healthy data-centre defaults."""
+    """One GPU of the fake libnvidia-ml; keyword arguments override the healthy data-centre defaults.
+
+    `not_supported` names NVML functions (without _vN) that answer NotSupported on this board.
+    """
     g = {"name": name, "uuid": uuid, "pci_bus_id": bus, "cc": list(cc), "memory_total_mib": mem, "persistence": 1,
          "mig": [0, 0], "ecc": [1, 1], "ecc_uncorrected": 0, "retired_pending": 0, "remapped": [0, 0, 0, 0],
          "pcie": {"cur_gen": 5, "max_gen": 5, "cur_width": 16, "max_width": 16}, "temperature": 33,
@@ -174,6 +177,8 @@ def smi_query(gpus: list[dict[str, Any]], driver: str) -> dict[str, Any]:
 
 
 def nvml(driver: str, cuda: int, gpus: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
+    """The state of the fake libnvidia-ml.so.1 (tests/fake_libnvml); which functions it has follows
+    from the driver version's generation (tests/fake_libnvml/symbols.py)."""
     spec = {"driver_version": driver, "cuda_driver_version": cuda, "nvml_version": f"{cuda // 1000}.{driver}",
             "gpus": gpus}
     spec.update(kw)
@@ -297,8 +302,7 @@ def t4_driver_470_torch_cu126(folder: Path) -> None:
                g=g, driver="470.82.01", cuda=11040, device="0x1eb8", pci_speed="8.0 GT/s PCIe", dmi=GCP_DMI,
                hostname="t4-vm-1", base_kw={"distro": ("ubuntu", "20.04", "Ubuntu 20.04.6 LTS"),
                                             "kernel": "5.15.0-1071-gcp", "cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz",
-                                            "flags": "fpu sse4_2 avx avx2 fma avx512f", "mem_kb": 15335424},
-               nvml_kw={"missing_functions": ["nvmlDeviceGetCurrentClocksEventReasons"]})
+                                            "flags": "fpu sse4_2 avx avx2 fma avx512f", "mem_kb": 15335424})
 
 
 def rtx5090_sm120_torch_cu124(folder: Path) -> None:
@@ -542,8 +546,6 @@ def old_driver_missing_nvml_functions(folder: Path) -> None:
                dmi=AWS_DMI | {"product_name": "p3.2xlarge"}, hostname="ip-172-31-9-4",
                base_kw={"distro": ("ubuntu", "18.04", "Ubuntu 18.04.6 LTS"), "kernel": "5.4.0-1103-aws"},
                wheels=[("torch", "2.1.0", TORCH_CU121_REQ, "pip")],
-               nvml_kw={"missing_functions": ["nvmlSystemGetCudaDriverVersion_v2",
-                                              "nvmlDeviceGetCurrentClocksEventReasons"]},
                commands={"nvidia-smi": [{"match": "compute_cap", "stdout": 'Field "compute_cap" is not a valid field '
                                          "to query.\n\n", "rc": 2},
                                         {"match": "--query-gpu", "stdout": f"0, {g['name']}, {g['uuid']}, "

@@ -2,8 +2,9 @@
 
 A scenario (tests/scenarios/<what-it-reproduces>/) holds:
 - `machine.json`: what has no file of its own (OS, arch, glibc, host and user
-  names, environment variables), the fake NVML's state, and the commands the
-  machine has, each with its recorded output (or `"hang": true`);
+  names, environment variables), the state of its libnvidia-ml (`nvml`), and
+  the commands the machine has, each with its recorded output (or
+  `"hang": true`);
 - `root/`: the machine's files (proc, sys, dev, etc, usr, opt ...);
 - `expected.json` (optional): the findings `dldoctor check` must report.
 
@@ -11,6 +12,12 @@ Commands become real executables in a temporary bin folder that is the
 simulated machine's whole PATH, so the real runner runs them, with real
 timeouts. The interpreter's answers to dldoctor's snippets are recorded the
 same way (`python3` is such a command).
+
+NVML is NVIDIA's real `pynvml` bindings loading a fake libnvidia-ml.so.1
+(tests/fake_libnvml), built for the driver generation of the scenario's
+`nvml` section and given that section as its state. A scenario without one
+loads the root's own libnvidia-ml.so.1 like any machine seen through a root:
+an empty placeholder or no file at all, so nvmlInit raises LibraryNotFound.
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from dldoctor.machine import Machine, UserInfo
+from dldoctor.machine import Machine, UserInfo, load_nvml_bindings
 from dldoctor.runner import Runner
-from tests.fake_nvml import FakeNvml
+from tests import fake_libnvml
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
@@ -81,10 +88,11 @@ def load_machine(name: str, tmp_path: Path, timeout_s: float = 5.0) -> Machine:
     env.setdefault("HOME", spec.get("user", {}).get("home", "/home/user"))
     user = spec.get("user", {})
     nvml_spec = spec.get("nvml")
+    nvml_dir = tmp_path / f"{name}-nvml"
 
     def load_nvml() -> Any:
-        # No NVML in the scenario: the bindings load, but libnvidia-ml.so is not there.
-        return FakeNvml(nvml_spec if nvml_spec is not None else {"init_error": "LibraryNotFound"})
+        assert nvml_spec is not None
+        return load_nvml_bindings(fake_libnvml.install(nvml_spec, nvml_dir))
 
     return Machine(
         root=root,
@@ -99,7 +107,7 @@ def load_machine(name: str, tmp_path: Path, timeout_s: float = 5.0) -> Machine:
             gids=tuple(user.get("gids", [1000])), home=user.get("home", "/home/user"),
         ),
         own_python=str(bin_dir / "python3") if "python3" in commands else os.devnull,
-        load_nvml=load_nvml,
+        load_nvml=load_nvml if nvml_spec is not None else None,
         is_local=False,
         timeout_s=timeout_s,
     )

@@ -13,18 +13,14 @@ import re
 from typing import Any
 
 from dldoctor import knowledge
-from dldoctor.machine import Machine
+from dldoctor.machine import NVML_LIBRARY_DIRS, Machine
 from dldoctor.probes import Notes
 from dldoctor.probes.host import secure_boot_state
 from dldoctor.probes.pci import NVIDIA, gpu_devices, normalize_bus_id
 from dldoctor.probes.util import read_stripped, so_version
 
 #: Where driver libraries live on the distros, in containers (toolkit mounts) and in WSL.
-DRIVER_LIB_DIRS = (
-    "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
-    "/usr/local/nvidia/lib64", "/usr/local/nvidia/lib", "/usr/lib/wsl/lib",
-    "/usr/lib/x86_64-linux-gnu/nvidia/current",
-)
+DRIVER_LIB_DIRS = NVML_LIBRARY_DIRS
 
 #: NVML clock event (throttle) reason bits, from nvml.h.
 CLOCK_EVENT_REASONS = (
@@ -66,6 +62,8 @@ def probe_nvidia(machine: Machine, notes: Notes) -> dict[str, Any]:
         "userspace_driver_version": _userspace_version(libs),
         "sources": {},
         "nvml_error": None,
+        # NVML system field -> why it is null ("function: Code: message"); each GPU has its own.
+        "nvml_field_errors": {},
         "gpus": [],
         "gpu_count_nvml": None,
         "pci_devices": pci,
@@ -151,65 +149,107 @@ def _dkms(machine: Machine) -> dict[str, Any] | None:
 # --- NVML ----------------------------------------------------------------------
 
 def _from_nvml(machine: Machine, notes: Notes, result: dict[str, Any]) -> None:
+    """Fill `result` from NVML, one field per call; a failing call nulls only its field.
+
+    What NVML could not give stays as the other sources find it: the driver
+    version from the kernel module, the CUDA version from libcuda, the GPUs
+    from nvidia-smi.
+    """
     try:
-        nvml = machine.load_nvml()
+        nvml = machine.nvml()
     except ImportError:
         notes.fail("nvidia.nvml", "nvidia-ml-py is not installed")
         return
+    except Exception as exc:  # noqa: BLE001  (whatever stops the bindings loading, the other sources go on)
+        notes.fail("nvidia.nvml", f"loading nvidia-ml-py failed: {_describe(exc)}")
+        return
     try:
         nvml.nvmlInit()
-    except nvml.NVMLError as exc:
+    except Exception as exc:  # noqa: BLE001  (NVMLError, or anything the bindings raise: NVML is unusable)
         result["nvml_error"] = {"code": _nvml_error_code(exc), "message": str(exc)}
         return
     try:
-        result["sources"]["driver_version"] = "nvml"
-        result["driver_version"] = _text(_query(nvml, "nvmlSystemGetDriverVersion"))
-        cuda = _query(nvml, "nvmlSystemGetCudaDriverVersion_v2")
-        if cuda is None:
-            cuda = _query(nvml, "nvmlSystemGetCudaDriverVersion")
-        if isinstance(cuda, int) and cuda > 0:
-            result["cuda_driver_version"] = cuda_version_from_int(cuda)
-            result["sources"]["cuda_driver_version"] = "nvml"
-        result["nvml_library_version"] = _text(_query(nvml, "nvmlSystemGetNVMLVersion"))
-        count = nvml.nvmlDeviceGetCount()
-        result["gpu_count_nvml"] = count
-        result["gpus"] = [_nvml_gpu(nvml, index) for index in range(count)]
-        result["sources"]["gpus"] = "nvml"
-    except nvml.NVMLError as exc:
-        result["nvml_error"] = {"code": _nvml_error_code(exc), "message": str(exc)}
+        _nvml_system(_Calls(nvml), result)
     finally:
         try:
             nvml.nvmlShutdown()
-        except nvml.NVMLError:
-            pass  # shutting down a half-initialised NVML changes nothing we report
+        except Exception:  # noqa: BLE001  (shutting down a half-initialised NVML changes nothing we report)
+            pass
 
 
-def _nvml_error_code(exc: Exception) -> str:
-    """NVMLError_LibRmVersionMismatch -> "LibRmVersionMismatch"."""
+def _nvml_system(calls: _Calls, result: dict[str, Any]) -> None:
+    driver = _text(calls.read("driver_version", "nvmlSystemGetDriverVersion"))
+    if driver:
+        result["driver_version"] = driver
+        result["sources"]["driver_version"] = "nvml"
+    cuda = calls.read("cuda_driver_version", "nvmlSystemGetCudaDriverVersion_v2")
+    if cuda is None:
+        cuda = calls.read("cuda_driver_version", "nvmlSystemGetCudaDriverVersion")  # drivers before 460
+    if isinstance(cuda, int) and cuda > 0:
+        result["cuda_driver_version"] = cuda_version_from_int(cuda)
+        result["sources"]["cuda_driver_version"] = "nvml"
+    result["nvml_library_version"] = _text(calls.read("nvml_library_version", "nvmlSystemGetNVMLVersion"))
+    count = calls.read("gpu_count_nvml", "nvmlDeviceGetCount")
+    result["nvml_field_errors"] = calls.errors
+    if not isinstance(count, int):
+        # Without the count NVML lists no GPU: say why, as for a failed init.
+        code, message = calls.failures.get("gpu_count_nvml", ("Unknown", "no GPU count"))
+        result["nvml_error"] = {"code": code, "message": message}
+        return
+    result["gpu_count_nvml"] = count
+    result["gpus"] = [_nvml_gpu(calls.nvml, index) for index in range(count)]
+    result["sources"]["gpus"] = "nvml"
+
+
+def _nvml_error_code(exc: BaseException) -> str:
+    """NVMLError_LibRmVersionMismatch -> "LibRmVersionMismatch"; any other exception: its type's name."""
     name = type(exc).__name__
-    return name.removeprefix("NVMLError_") if name != "NVMLError" else f"code {getattr(exc, 'value', '?')}"
+    if name == "NVMLError":
+        return f"code {getattr(exc, 'value', '?')}"
+    return name.removeprefix("NVMLError_")
 
 
-#: NVML errors that mean "this field is not available here", not "the GPU is broken".
-_ABSENT = ("NotSupported", "FunctionNotFound", "NoPermission", "NotFound", "NoData", "InvalidArgument")
+def _describe(exc: BaseException) -> str:
+    return f"{_nvml_error_code(exc)}: {exc}"
 
 
-def _query(nvml: Any, function: str, *args: Any) -> Any:
-    """Call an NVML function; None when the driver or the GPU lacks it.
+class _Calls:
+    """NVML calls, each standing for one snapshot field.
 
-    Old drivers lack newer functions (FunctionNotFound) and many boards do not
-    support every query (NotSupported): both yield None, never a crash. A lost
-    GPU (GpuIsLost) propagates, so that GPU is reported as broken.
+    Any exception from a call (an NVMLError such as NotSupported or
+    FunctionNotFound, nvidia-ml-py's NVMLLibraryMismatchError when its
+    unversioned wrapper calls a _v3 the driver lacks, a ctypes error, a
+    function these bindings do not have) makes that field None and records
+    why in `errors[field]`; the other fields go on.
     """
-    fn = getattr(nvml, function, None)
-    if fn is None:
-        return None
-    try:
-        return fn(*args)
-    except nvml.NVMLError as exc:
-        if _nvml_error_code(exc) in _ABSENT:
+
+    def __init__(self, nvml: Any) -> None:
+        self.nvml = nvml
+        #: field -> "function: Code: message" for every field left None.
+        self.errors: dict[str, str] = {}
+        #: field -> (code, message) of its last failure.
+        self.failures: dict[str, tuple[str, str]] = {}
+
+    def read(self, field: str, function: str, *args: Any, **kwargs: Any) -> Any:
+        """The answer of `function`, or None. A later call for the same field that works clears the reason."""
+        try:
+            fn = getattr(self.nvml, function)
+            value = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001  (one failing call costs only its own field)
+            code = _nvml_error_code(exc) if not isinstance(exc, AttributeError) else "AttributeError"
+            reason = f"{function}: {code}: {exc}"
+            self.errors[field] = f"{self.errors[field]}; {reason}" if field in self.errors else reason
+            self.failures[field] = (code, str(exc))
             return None
-        raise
+        self.errors.pop(field, None)
+        self.failures.pop(field, None)
+        return value
+
+    def lost(self) -> bool:
+        return any(code == "GpuIsLost" for code, _ in self.failures.values())
+
+
+_LOST_HINT = " (the GPU has fallen off the bus or hung; see dmesg for Xid 79)"
 
 
 def _text(value: Any) -> str | None:
@@ -221,52 +261,74 @@ def _text(value: Any) -> str | None:
 def _nvml_gpu(nvml: Any, index: int) -> dict[str, Any]:
     try:
         handle = nvml.nvmlDeviceGetHandleByIndex(index)
-        return _nvml_gpu_fields(nvml, handle, index)
-    except nvml.NVMLError as exc:
+    except Exception as exc:  # noqa: BLE001  (no handle: nothing of this GPU can be read; the others go on)
         code = _nvml_error_code(exc)
-        hint = " (the GPU has fallen off the bus or hung; see dmesg for Xid 79)" if code == "GpuIsLost" else ""
-        return {"index": index, "error": f"{code}: {exc}{hint}", "error_code": code}
+        return {"index": index, "error": f"{code}: {exc}{_LOST_HINT if code == 'GpuIsLost' else ''}",
+                "error_code": code}
+    calls = _Calls(nvml)
+    gpu = _nvml_gpu_fields(calls, handle, index)
+    gpu["nvml_field_errors"] = calls.errors
+    if calls.lost():
+        # The GPU answered its handle, then fell off the bus: keep what was read, mark it broken.
+        message = next(m for c, m in calls.failures.values() if c == "GpuIsLost")
+        gpu["error"], gpu["error_code"] = f"GpuIsLost: {message}{_LOST_HINT}", "GpuIsLost"
+    return gpu
 
 
-def _nvml_gpu_fields(nvml: Any, handle: Any, index: int) -> dict[str, Any]:
-    cc = _query(nvml, "nvmlDeviceGetCudaComputeCapability", handle)
-    memory = _query(nvml, "nvmlDeviceGetMemoryInfo", handle)
-    pci = _query(nvml, "nvmlDeviceGetPciInfo", handle)
-    mig = _query(nvml, "nvmlDeviceGetMigMode", handle)
-    ecc = _query(nvml, "nvmlDeviceGetEccMode", handle)
-    remapped = _query(nvml, "nvmlDeviceGetRemappedRows", handle)
-    retired = _query(nvml, "nvmlDeviceGetRetiredPagesPendingStatus", handle)
-    power = _query(nvml, "nvmlDeviceGetPowerUsage", handle)
-    limit = _query(nvml, "nvmlDeviceGetEnforcedPowerLimit", handle)
-    reasons = _query(nvml, "nvmlDeviceGetCurrentClocksEventReasons", handle)
+def _nvml_gpu_fields(calls: _Calls, handle: Any, index: int) -> dict[str, Any]:
+    nvml = calls.nvml
+    cc = calls.read("compute_capability", "nvmlDeviceGetCudaComputeCapability", handle)
+    memory = None
+    if hasattr(nvml, "nvmlMemory_v2"):
+        memory = calls.read("memory_total_mib", "nvmlDeviceGetMemoryInfo", handle, version=nvml.nvmlMemory_v2)
+    if memory is None:
+        memory = calls.read("memory_total_mib", "nvmlDeviceGetMemoryInfo", handle)  # drivers before 515
+    pci = calls.read("pci_bus_id", "nvmlDeviceGetPciInfo", handle)
+    mig = calls.read("mig_mode", "nvmlDeviceGetMigMode", handle)
+    ecc = calls.read("ecc_mode", "nvmlDeviceGetEccMode", handle)
+    uncorrected = calls.read(
+        "ecc_errors_uncorrected", "nvmlDeviceGetTotalEccErrors", handle,
+        getattr(nvml, "NVML_MEMORY_ERROR_TYPE_UNCORRECTED", 1), getattr(nvml, "NVML_VOLATILE_ECC", 0),
+    ) if ecc and ecc[0] else None
+    remapped = calls.read("remapped_rows_pending", "nvmlDeviceGetRemappedRows", handle)
+    if remapped is None:
+        calls.errors["remapped_rows_failure"] = calls.errors["remapped_rows_pending"]
+    retired = calls.read("retired_pages_pending", "nvmlDeviceGetRetiredPagesPendingStatus", handle)
+    power = calls.read("power_draw_w", "nvmlDeviceGetPowerUsage", handle)
+    limit = calls.read("power_limit_w", "nvmlDeviceGetEnforcedPowerLimit", handle)
+    reasons = calls.read("clocks_event_reasons", "nvmlDeviceGetCurrentClocksEventReasons", handle)
     if reasons is None:
-        reasons = _query(nvml, "nvmlDeviceGetCurrentClocksThrottleReasons", handle)
-    persistence = _query(nvml, "nvmlDeviceGetPersistenceMode", handle)
-    procs = _query(nvml, "nvmlDeviceGetComputeRunningProcesses", handle)
+        reasons = calls.read("clocks_event_reasons", "nvmlDeviceGetCurrentClocksThrottleReasons", handle)  # before 535
+    persistence = calls.read("persistence_mode", "nvmlDeviceGetPersistenceMode", handle)
+    # nvidia-ml-py 13's unversioned call is _v3, which 470 and 535.98+ lack: ask each version in turn.
+    procs = None
+    for function in ("nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2",
+                     "nvmlDeviceGetComputeRunningProcesses"):
+        procs = calls.read("compute_processes", function, handle)
+        if procs is not None:
+            break
+    temperature = calls.read("temperature_c", "nvmlDeviceGetTemperature", handle, getattr(nvml, "NVML_TEMPERATURE_GPU", 0))
     return {
         "index": index,
-        "name": _text(_query(nvml, "nvmlDeviceGetName", handle)),
-        "uuid": _text(_query(nvml, "nvmlDeviceGetUUID", handle)),
+        "name": _text(calls.read("name", "nvmlDeviceGetName", handle)),
+        "uuid": _text(calls.read("uuid", "nvmlDeviceGetUUID", handle)),
         "pci_bus_id": normalize_bus_id(_text(pci.busId) or "") if pci is not None else None,
         "compute_capability": f"{cc[0]}.{cc[1]}" if cc else None,
         "memory_total_mib": memory.total // (1 << 20) if memory is not None else None,
         "persistence_mode": bool(persistence) if persistence is not None else None,
         "mig_mode": bool(mig[0]) if mig else None,
         "ecc_mode": bool(ecc[0]) if ecc else None,
-        "ecc_errors_uncorrected": _query(
-            nvml, "nvmlDeviceGetTotalEccErrors", handle,
-            nvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, nvml.NVML_VOLATILE_ECC,
-        ) if ecc and ecc[0] else None,
+        "ecc_errors_uncorrected": uncorrected,
         "retired_pages_pending": bool(retired) if retired is not None else None,
         "remapped_rows_pending": bool(remapped[2]) if remapped else None,
         "remapped_rows_failure": bool(remapped[3]) if remapped else None,
         "pcie_link": {
-            "current_gen": _query(nvml, "nvmlDeviceGetCurrPcieLinkGeneration", handle),
-            "max_gen": _query(nvml, "nvmlDeviceGetMaxPcieLinkGeneration", handle),
-            "current_width": _query(nvml, "nvmlDeviceGetCurrPcieLinkWidth", handle),
-            "max_width": _query(nvml, "nvmlDeviceGetMaxPcieLinkWidth", handle),
+            "current_gen": calls.read("pcie_link.current_gen", "nvmlDeviceGetCurrPcieLinkGeneration", handle),
+            "max_gen": calls.read("pcie_link.max_gen", "nvmlDeviceGetMaxPcieLinkGeneration", handle),
+            "current_width": calls.read("pcie_link.current_width", "nvmlDeviceGetCurrPcieLinkWidth", handle),
+            "max_width": calls.read("pcie_link.max_width", "nvmlDeviceGetMaxPcieLinkWidth", handle),
         },
-        "temperature_c": _query(nvml, "nvmlDeviceGetTemperature", handle, nvml.NVML_TEMPERATURE_GPU),
+        "temperature_c": temperature,
         "power_draw_w": round(power / 1000, 1) if isinstance(power, int) else None,
         "power_limit_w": round(limit / 1000, 1) if isinstance(limit, int) else None,
         "clocks_event_reasons": (
