@@ -18,8 +18,13 @@ from packaging.version import InvalidVersion, Version
 from dldoctor.knowledge.cloud import CloudRule, cloud_dmi_rules  # noqa: F401  (re-exported through __all__)
 
 __all__ = [
-    "choose_jax_variant",
-    "parse_capability",
+    "jax_cuda_majors",
+    "kernel_for",
+    "tensorflow_pip_cuda_releases",
+    "tensorflow_releases",
+    "tensorflow_windows_gpu",
+    "torch_releases",
+        "parse_capability",
     "CloudRule",
     "FrameworkDistribution",
     "FrameworkInfo",
@@ -27,10 +32,8 @@ __all__ = [
     "JaxCuda",
     "TensorflowRequirements",
     "TorchVariant",
-    "VariantChoice",
     "WheelArchs",
     "capability_runs",
-    "choose_torch_variant",
     "cloud_dmi_rules",
     "cuda_of_variant",
     "cuda_supports_capability",
@@ -43,6 +46,7 @@ __all__ = [
     "max_cuda_for_driver",
     "min_driver",
     "rocm_gfx_targets",
+    "rocm_gfx_verified",
     "summary",
     "tensorflow_requirements",
     "torch_release_variants",
@@ -235,6 +239,11 @@ def torch_release_variants(torch_version: str, include_experimental: bool = Fals
     return [v for v in out if include_experimental or not v.experimental]
 
 
+def torch_releases() -> list[str]:
+    """The PyTorch minor releases the knowledge base has variants for ("1.8" ... "2.14"), in table order."""
+    return [str(r["torch"]) for r in _rows("torch_variants")]
+
+
 # --- compute capabilities ---------------------------------------------------------------
 
 
@@ -280,8 +289,9 @@ def torch_wheel_archs(variant: str, torch_version: str, machine_arch: str = "x86
     return None
 
 
-def _runs_how(cc: str, archs: WheelArchs, allow_ptx: bool = True) -> str | None:
-    """"sm" when a cubin runs on `cc`, "ptx" when only PTX JIT does, None when neither."""
+def kernel_for(cc: str, archs: WheelArchs, allow_ptx: bool = True) -> str | None:
+    """How a GPU of compute capability `cc` runs a build with `archs`: "sm" when a cubin runs on it,
+    "ptx" when only PTX JIT does (not under minor-version compatibility: `allow_ptx` False), None when neither."""
     device = parse_capability(cc)
     if device is None:
         return None
@@ -303,7 +313,7 @@ def capability_runs(cc: str, archs: WheelArchs) -> bool:
     A cubin for sm_XY runs on devices of the same major with minor >= Y; PTX for
     compute_XY is JIT-compiled by the driver for any device >= X.Y.
     """
-    return _runs_how(cc, archs) is not None
+    return kernel_for(cc, archs) is not None
 
 
 def cuda_supports_capability(cuda: str, cc: str) -> bool:
@@ -329,12 +339,8 @@ def _gfx(text: str) -> str:
     return raw if raw.startswith("gfx") else f"gfx{raw}"
 
 
-def rocm_gfx_targets(rocm_version: str) -> list[str] | None:
-    """The gfx targets in PyTorch's ROCm `rocm_version` wheel ("6.2.4", or a HIP version "6.2.41133-...").
-
-    An exact row wins; else the newest row of the same major.minor not newer than
-    the given version. None when unknown.
-    """
+def _rocm_row(rocm_version: str) -> dict[str, Any] | None:
+    """The rocm_gfx row of `rocm_version`: an exact row, else the newest of the same major.minor not newer than it."""
     given = _v(rocm_version.strip().split("-")[0].removeprefix("rocm"))
     if given is None:
         return None
@@ -344,13 +350,25 @@ def rocm_gfx_targets(rocm_version: str) -> list[str] | None:
         if rv is None:
             continue
         if rv == given:
-            best = (rv, row)
-            break
+            return row
         if rv.release[:2] == given.release[:2] and rv <= given and (best is None or rv > best[0]):
             best = (rv, row)
-    if best is None or best[1].get("targets") is None:
+    return best[1] if best is not None else None
+
+
+def rocm_gfx_targets(rocm_version: str) -> list[str] | None:
+    """The gfx targets in PyTorch's ROCm `rocm_version` wheel ("6.2.4", or a HIP version "6.2.41133-...");
+    None when unknown."""
+    row = _rocm_row(rocm_version)
+    if row is None or row.get("targets") is None:
         return None
-    return [str(t) for t in best[1]["targets"]]
+    return [str(t) for t in row["targets"]]
+
+
+def rocm_gfx_verified(rocm_version: str) -> bool:
+    """Whether the gfx list of ROCm `rocm_version`'s wheel was checked against its source (not only inferred)."""
+    row = _rocm_row(rocm_version)
+    return row is not None and row.get("targets") is not None and bool(row.get("verified", True))
 
 
 # --- TensorFlow and JAX -----------------------------------------------------------------
@@ -365,14 +383,42 @@ class TensorflowRequirements(NamedTuple):
 
 def tensorflow_requirements(tf_version: str) -> TensorflowRequirements | None:
     """(cuda, cudnn) for TensorFlow `tf_version` ("2.15.1"); None when unknown."""
+    row = _tf_row(tf_version)
+    return TensorflowRequirements(str(row["cuda"]), str(row["cudnn"])) if row is not None else None
+
+
+def _tf_row(tf_version: str) -> dict[str, Any] | None:
     wanted = _mm(tf_version)
-    if wanted is None:
-        return None
     for row in _rows("tensorflow_cuda"):
         low, high = _mm(row["tf_min"]), _mm(row["tf_max"])
-        if low is not None and high is not None and low <= wanted <= high:
-            return TensorflowRequirements(str(row["cuda"]), str(row["cudnn"]))
+        if wanted is not None and low is not None and high is not None and low <= wanted <= high:
+            return row
     return None
+
+
+def tensorflow_releases() -> list[str]:
+    """Every TensorFlow minor release the table covers ("2.4" ... "2.21"), oldest first."""
+    out: list[str] = []
+    for row in _rows("tensorflow_cuda"):
+        low, high = _mm(row["tf_min"]), _mm(row["tf_max"])
+        if low is not None and high is not None and low[0] == high[0]:
+            out += [f"{low[0]}.{minor}" for minor in range(low[1], high[1] + 1)]
+    return out
+
+
+def tensorflow_windows_gpu(tf_version: str) -> bool:
+    """Whether TensorFlow `tf_version` published a GPU build for native Windows."""
+    row = _tf_row(tf_version)
+    return bool(row and row.get("windows_native_gpu"))
+
+
+def tensorflow_pip_cuda_releases(releases: list[str]) -> list[str]:
+    """Those of `releases` whose GPU build gets CUDA and cuDNN from pip (the `[and-cuda]` extra), in the
+    order given; every one of them when the table does not say."""
+    rows = [(r, _tf_row(r)) for r in releases]
+    if not any(row is not None and "and_cuda" in row for _r, row in rows):
+        return list(releases)
+    return [r for r, row in rows if row is not None and row.get("and_cuda")]
 
 
 @dataclass(frozen=True)
@@ -410,6 +456,11 @@ def jax_cuda_requirements(cuda_major: int | str) -> JaxCuda | None:
             return JaxCuda(major, str(row["extra"]), str(row["plugin"]), opt(row, "min_cuda"), opt(row, "cudnn_min"),
                            opt(row, "cudnn_below"), opt(row, "min_driver"), opt(row, "min_sm"), opt(row, "nccl_min"))
     return None
+
+
+def jax_cuda_majors() -> list[int]:
+    """The CUDA majors JAX publishes wheels for, newest first."""
+    return sorted({int(r["cuda_major"]) for r in _rows("jax_cuda")}, reverse=True)
 
 
 # --- GPU peaks ----------------------------------------------------------------------------
@@ -536,217 +587,6 @@ def framework_info(name_or_dist: str) -> FrameworkInfo | None:
     return None
 
 
-# --- the variant picker -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VariantChoice:
-    """The PyTorch wheel variant to install ("cu126", "rocm7.2", "cpu"), why, and why each newer one was not."""
-
-    variant: str
-    reason: str
-    rejected: list[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class _Driver:
-    """The NVIDIA driver as the picker knows it: a driver version, or only the CUDA version it supports."""
-
-    text: str
-    driver: str | None  # "580.95.05"
-    cuda: str | None  # the newest CUDA it fully supports
-
-    def describe(self) -> str:
-        if self.driver is None:
-            return f"your driver (CUDA {self.cuda})"
-        return f"driver {self.driver}" + (f" (CUDA {self.cuda})" if self.cuda else "")
-
-    def tier(self, cuda: str, os_name: str) -> str | None:
-        if self.driver is not None:
-            return driver_runs_cuda(self.driver, cuda, os_name)
-        have, want = _v(self.cuda or ""), _v(cuda)
-        if have is None or want is None:
-            return None
-        if want.release[:2] <= have.release[:2]:
-            return "full"
-        # Only the CUDA version is known: the driver is at least the full floor of that version.
-        if have.major == want.major:
-            implied = _v(min_driver(f"{have.major}.{have.minor}", "full", os_name) or "")
-            floor = _v(min_driver(cuda, "minor", os_name) or "")
-            if implied is None or floor is None or implied >= floor:
-                return "minor" if floor is not None else None
-        return None
-
-
-def _driver(text: str, os_name: str) -> _Driver | None:
-    v = _v(text.strip())
-    if v is None:
-        return None
-    # A driver version's major is a three-digit branch (470, 580); a CUDA version's is small (12, 13).
-    if v.major >= 100:
-        return _Driver(text.strip(), text.strip(), max_cuda_for_driver(text.strip(), os_name))
-    return _Driver(text.strip(), None, f"{v.major}.{v.release[1] if len(v.release) > 1 else 0}")
-
-
-def _tier_text(tier: str, variant: TorchVariant, os_name: str) -> str:
-    cuda = variant.version or ""
-    full = min_driver(cuda, "full", os_name)
-    if tier == "full":
-        return f"CUDA {cuda} fully supported (needs driver >= {full})"
-    minor = min_driver(cuda, "minor", os_name)
-    return (f"CUDA {cuda} runs under minor-version compatibility (CUDA {cuda.split('.')[0]}.x needs driver >= {minor}; "
-            f"full support needs {full})")
-
-
-def _driver_reject(drv: _Driver, variant: TorchVariant, os_name: str) -> str:
-    cuda = variant.version or ""
-    minor = min_driver(cuda, "minor", os_name)
-    full = min_driver(cuda, "full", os_name)
-    have = f"driver {drv.driver} supports CUDA {drv.cuda or 'unknown'}" if drv.driver else \
-        f"your driver supports CUDA {drv.cuda}"
-    if minor and full and minor != full:
-        need = f"needs >= {minor} (minor-version compatibility) or >= {full} (full support)"
-    else:
-        need = f"needs >= {minor or full or 'an unknown driver'}"
-    return f"{have}; {variant.name} {need}"
-
-
-def _pick_cuda(torch_version: str, variants: list[TorchVariant], drv: _Driver, caps: list[tuple[int, int]],
-               machine_arch: str, os_name: str) -> tuple[TorchVariant | None, str, list[tuple[str, str]]]:
-    """The newest CUDA variant that runs; (None, summary, rejected) when none does."""
-    rejected: list[tuple[str, str]] = []
-    arch_misses: set[str] = set()
-    driver_misses = 0
-    cuda_variants = sorted((v for v in variants if v.kind == "cuda"), key=_variant_sort_key, reverse=True)
-    for variant in cuda_variants:
-        tier = drv.tier(variant.version or "", os_name)
-        archs = torch_wheel_archs(variant.name, torch_version, machine_arch)
-        why: list[str] = []
-        via_ptx: list[str] = []
-        if archs is None:
-            why.append(f"no compiled-arch list is known for the {variant.name} build")
-        else:
-            # Minor-version compatibility does not cover PTX built by a newer toolkit than the driver's.
-            missing = []
-            for cc in caps:
-                how = _runs_how(_dotted(cc), archs, allow_ptx=tier != "minor")
-                if how is None:
-                    missing.append(cc)
-                elif how == "ptx":
-                    via_ptx.append(_sm(cc))
-            if missing:
-                names = ", ".join(_sm(cc) for cc in missing)
-                arch_misses.update(_sm(cc) for cc in missing)
-                why.append(f"your {names} GPU is not in the {variant.name} build ({archs.describe()})")
-        if tier is None:
-            driver_misses += 1
-            why.append(_driver_reject(drv, variant, os_name))
-        if why:
-            rejected.append((variant.name, "; ".join(why)))
-            continue
-        text = f"the newest CUDA build of PyTorch {_minor_of(torch_version)} that {drv.describe()} runs: " \
-               f"{_tier_text(tier or 'full', variant, os_name)}"
-        if caps:
-            text += f", with kernels for {', '.join(_sm(cc) for cc in caps)}"
-            if via_ptx:
-                text += f" ({', '.join(via_ptx)} through PTX JIT)"
-        else:
-            text += "; the GPU's compute capability is unknown, so its kernels were not checked"
-        return variant, text, rejected
-    release = _minor_of(torch_version)
-    if not cuda_variants:
-        return None, f"PyTorch {release} publishes no CUDA build", rejected
-    if driver_misses == len(cuda_variants) and not arch_misses:
-        oldest = cuda_variants[-1]
-        floor = min_driver(oldest.version or "", "minor", os_name) or min_driver(oldest.version or "", "full", os_name)
-        return None, (f"{drv.describe()} is too old for every CUDA build of PyTorch {release}: the oldest, "
-                      f"{oldest.name}, needs driver >= {floor}"), rejected
-    if arch_misses and driver_misses == 0:
-        return None, f"no CUDA build of PyTorch {release} includes {', '.join(sorted(arch_misses))}", rejected
-    return None, (f"no CUDA build of PyTorch {release} both runs on {drv.describe()} and includes the GPU's "
-                  f"compute capability: " + "; ".join(f"{n}: {w}" for n, w in rejected)), rejected
-
-
-def _newer_release_hint(torch_version: str, drv: _Driver, caps: list[tuple[int, int]], machine_arch: str,
-                        os_name: str, include_experimental: bool) -> str:
-    here = _mm(torch_version)
-    releases = sorted((mm, str(r["torch"])) for r in _rows("torch_variants") if (mm := _mm(str(r["torch"]))) is not None)
-    for mm, release in releases:
-        if here is None or mm <= here:
-            continue
-        variant, _text, _rej = _pick_cuda(release, torch_release_variants(release, include_experimental), drv, caps,
-                                          machine_arch, os_name)
-        if variant is not None:
-            return f"; PyTorch {release} has a {variant.name} build that would run here"
-    return ""
-
-
-def _pick_rocm(torch_version: str, variants: list[TorchVariant], gfx: list[str]) -> VariantChoice:
-    release = _minor_of(torch_version)
-    rejected: list[tuple[str, str]] = []
-    rocm = sorted((v for v in variants if v.kind == "rocm"), key=_variant_sort_key, reverse=True)
-    for variant in rocm:
-        targets = rocm_gfx_targets(variant.version or "")
-        if targets is None:
-            rejected.append((variant.name, f"the gfx targets of the {variant.name} build are not known"))
-            continue
-        missing = [g for g in gfx if g not in targets]
-        if missing:
-            rejected.append((variant.name, f"your {', '.join(missing)} GPU is not in the {variant.name} build "
-                                           f"({', '.join(targets)})"))
-            continue
-        note = "" if variant.verified else " (this release's ROCm variant is unverified)"
-        return VariantChoice(variant.name, f"the newest ROCm build of PyTorch {release} compiled for "
-                                           f"{', '.join(gfx)}{note}", rejected)
-    if not rocm:
-        return VariantChoice("cpu", f"PyTorch {release} publishes no ROCm build for {', '.join(gfx)}", rejected)
-    return VariantChoice("cpu", f"no ROCm build of PyTorch {release} includes {', '.join(gfx)}: "
-                                + "; ".join(w for _n, w in rejected), rejected)
-
-
-def choose_torch_variant(
-    torch_version: str,
-    *,
-    cuda_driver_version: str | None,
-    capabilities: list[str],
-    machine_arch: str = "x86_64",
-    rocm_gfx: list[str] | None = None,
-    include_experimental: bool = False,
-    os_name: str = "linux",
-) -> VariantChoice:
-    """The PyTorch `torch_version` wheel variant for a machine, with the reason and what was passed over.
-
-    NVIDIA: the newest CUDA variant whose CUDA the driver runs (fully, or under
-    minor-version compatibility) and whose compiled archs cover every GPU in
-    `capabilities` ("8.6" or "sm_86"). `cuda_driver_version` is the driver's
-    version ("580.95.05") or, when only that is known, the CUDA version the
-    driver supports ("12.4"). AMD (`rocm_gfx` given, e.g. ["gfx942"]): the newest
-    ROCm variant whose gfx list covers every target. Otherwise "cpu", with the
-    reason. `rejected` explains each newer variant passed over.
-    """
-    release = _minor_of(torch_version) or torch_version
-    variants = torch_release_variants(torch_version, include_experimental)
-    if not variants:
-        return VariantChoice("cpu", f"PyTorch {torch_version} is not in the knowledge base; cannot pick a GPU build", [])
-    if rocm_gfx:
-        return _pick_rocm(torch_version, variants, [_gfx(g) for g in rocm_gfx])
-    if not cuda_driver_version:
-        why = "no NVIDIA driver" if capabilities else "no NVIDIA or AMD GPU"
-        return VariantChoice("cpu", f"{why} found, so PyTorch {release}'s CPU build", [])
-    drv = _driver(cuda_driver_version, os_name)
-    if drv is None:
-        return VariantChoice("cpu", f"the driver version {cuda_driver_version!r} cannot be read", [])
-    caps = [cc for c in capabilities if (cc := parse_capability(c)) is not None]
-    unreadable = [c for c in capabilities if parse_capability(c) is None]
-    if unreadable:
-        return VariantChoice("cpu", f"compute capability {', '.join(unreadable)} cannot be read", [])
-    variant, text, rejected = _pick_cuda(torch_version, variants, drv, caps, machine_arch, os_name)
-    if variant is not None:
-        return VariantChoice(variant.name, text, rejected)
-    hint = _newer_release_hint(torch_version, drv, caps, machine_arch, os_name, include_experimental)
-    return VariantChoice("cpu", f"{text}{hint}", rejected)
-
-
 # --- the tables themselves ---------------------------------------------------------------
 
 
@@ -769,36 +609,3 @@ def summary(today: date | None = None) -> list[dict[str, Any]]:
             "path": str(t.path),
         })
     return out
-
-
-def choose_jax_variant(*, cuda_driver_version: str | None, capabilities: list[str],
-                       os_name: str = "linux") -> VariantChoice:
-    """JAX's build for this machine: "cuda13", "cuda12" (the `jax[...]` extras) or "cpu", and why.
-
-    `cuda_driver_version` is a driver version ("580.95.05") or only the CUDA
-    version a driver supports ("12.6", when locking for another machine). The
-    newest CUDA major whose wheels the driver runs (fully or under minor-version
-    compatibility) and whose minimum compute capability every GPU meets wins.
-    """
-    drv = _driver(cuda_driver_version, os_name) if cuda_driver_version else None
-    caps = [cc for c in capabilities if (cc := parse_capability(c)) is not None]
-    if drv is None or not caps:
-        return VariantChoice("cpu", "no usable NVIDIA GPU", [])
-    rejected: list[tuple[str, str]] = []
-    for major in sorted({int(r["cuda_major"]) for r in _rows("jax_cuda")}, reverse=True):
-        need = jax_cuda_requirements(major)
-        if need is None:
-            continue
-        name = f"cuda{major}"
-        floor_cc = parse_capability(need.min_sm) if need.min_sm else None
-        if floor_cc is not None and any(cc < floor_cc for cc in caps):
-            rejected.append((name, f"needs compute capability >= {need.min_sm}"))
-            continue
-        cuda = need.min_cuda or f"{major}.0"
-        tier = drv.tier(cuda, os_name)
-        if tier is not None:
-            how = "fully" if tier == "full" else "under minor-version compatibility"
-            return VariantChoice(name, f"JAX {name}: {drv.describe()} runs CUDA {cuda}+ builds {how}", rejected)
-        floor = min_driver(cuda, "minor", os_name) or min_driver(cuda, "full", os_name)
-        rejected.append((name, f"needs driver >= {floor}, found {drv.describe()}"))
-    return VariantChoice("cpu", f"JAX CPU: {drv.describe()} is too old for JAX's CUDA builds", rejected)

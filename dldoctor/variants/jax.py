@@ -1,0 +1,60 @@
+"""Which JAX build fits a target machine: the `jax[cudaN]` extra, or the CPU build.
+
+The newest CUDA major whose wheels the driver runs (fully or under
+minor-version compatibility) and whose minimum compute capability every GPU
+meets wins.
+"""
+
+from __future__ import annotations
+
+from dldoctor import knowledge
+from dldoctor.variants.choice import Choice
+from dldoctor.variants.target import Target
+
+
+def _fit(target: Target, major: int) -> tuple[str, str | None, str | None]:
+    """(CUDA, tier, why not) of JAX's CUDA `major` wheels on `target`."""
+    need = knowledge.jax_cuda_requirements(major)
+    if need is None:
+        return f"{major}.0", None, f"JAX publishes no CUDA {major} wheels"
+    cuda = need.min_cuda or f"{major}.0"
+    floor_cc = knowledge.parse_capability(need.min_sm) if need.min_sm else None
+    low = [c for c in target.capabilities if floor_cc and (cc := knowledge.parse_capability(c)) and cc < floor_cc]
+    if low:
+        return cuda, None, f"needs compute capability >= {need.min_sm}, found {', '.join(low)}"
+    tier = target.tier(cuda)
+    if tier is None:
+        floor = knowledge.min_driver(cuda, "minor", target.driver_os) or \
+            knowledge.min_driver(cuda, "full", target.driver_os)
+        return cuda, None, f"needs driver >= {floor}, found {target.describe_driver()}"
+    return cuda, tier, None
+
+
+def choose(target: Target, release: str | None = None) -> Choice:
+    """JAX's build for `target`, and why. `release` pins the jax version; the extra depends only on the CUDA major."""
+    rel = release or ""
+    if not target.nvidia_usable:
+        return Choice("jax", rel, "cpu", f"JAX CPU: {target.no_gpu_reason}")
+    passed: list[tuple[str, str]] = []
+    for major in knowledge.jax_cuda_majors():
+        cuda, tier, why_not = _fit(target, major)
+        if why_not is not None:
+            passed.append((f"cuda{major}", why_not))
+            continue
+        how = "fully" if tier == "full" else "under minor-version compatibility"
+        return Choice("jax", rel, f"cuda{major}.0", f"JAX cuda{major}: {target.describe_driver()} runs CUDA {cuda}+ "
+                      f"builds {how}", tier, tuple(passed))
+    return Choice("jax", rel, "cpu", f"JAX CPU: {target.describe_driver()} is too old for JAX's CUDA builds",
+                  passed_over=tuple(passed))
+
+
+def refusal(target: Target, release: str, variant: str) -> str | None:
+    """Why `variant` ("cuda12.0") of JAX cannot work on `target`, or None."""
+    if variant == "cpu":
+        return None
+    if not variant.startswith("cuda"):
+        return f"JAX has no {variant} build on PyPI (AMD: jax[rocm7-local])"
+    if not target.nvidia_usable:
+        return target.no_gpu_reason
+    _cuda, _tier, why_not = _fit(target, int(variant.removeprefix("cuda").split(".")[0]))
+    return why_not

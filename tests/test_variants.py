@@ -1,0 +1,172 @@
+"""The chooser: one answer to "which release and build fits this target", for check and setup alike."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.version import Version
+
+from dldoctor import knowledge, variants
+from dldoctor.variants import Target, choose, refusal
+from dldoctor.variants import pytorch as torch_chooser
+
+
+def nvidia(driver: str | None, *caps: str, cuda: str | None = None, driver_os: str = "Linux") -> Target:
+    """A Linux machine with NVIDIA GPUs of capabilities `caps` on `driver` (or only its CUDA known)."""
+    if driver is not None:
+        return Target(driver_os=driver_os, capabilities=caps, nvidia_usable=True).with_driver(driver)
+    return Target(driver_os=driver_os, cuda_driver=cuda, capabilities=caps, nvidia_usable=True)
+
+
+def amd(*gfx: str) -> Target:
+    return Target(gfx=gfx)
+
+
+# --- the cases of the issue ---------------------------------------------------------------------
+
+
+def test_rtx_5090_on_driver_570_gets_2_11_cu128_and_the_upgrade_that_unlocks_2_14() -> None:
+    choice = choose(nvidia("570.124.06", "12.0"), "pytorch")
+    assert (choice.release, choice.variant, choice.tier) == ("2.11", "cuda12.8", "full")
+    assert choice.upgrade == "with driver >= 580.65.06: PyTorch 2.14 cu130"
+    assert "sm_120" in choice.reason and choice.upgrade in choice.reason
+    # every newer release was looked at and passed over with its reason
+    assert [name for name, _ in choice.passed_over][:3] == ["PyTorch 2.14", "PyTorch 2.13", "PyTorch 2.12"]
+
+
+def test_rtx_3090_on_driver_455_gets_2_7_cu118_under_minor_compat() -> None:
+    choice = choose(nvidia("455.32", "8.6"), "pytorch")
+    assert (choice.release, choice.variant, choice.tier) == ("2.7", "cuda11.8", "minor")
+    assert "450.80.02" in choice.reason
+
+
+def test_t4_on_driver_470_gets_2_7_cu118() -> None:
+    choice = choose(nvidia("470.82.01", "7.5", "7.5"), "pytorch")
+    assert (choice.release, choice.variant) == ("2.7", "cuda11.8")
+    assert choice.upgrade == "with driver >= 525.60.13: PyTorch 2.14 cu126"
+
+
+def test_h100_on_driver_580_gets_a_build_its_driver_fully_supports_and_asks_no_more() -> None:
+    choice = choose(nvidia("580.95.05", "9.0"), "pytorch")
+    # 2.14 has cu132 too, but only under minor-version compatibility: the fully supported cu130 wins
+    assert (choice.release, choice.variant, choice.tier) == ("2.14", "cuda13.0", "full")
+    assert choice.require_cuda == "13.0"
+    assert choice.upgrade is None
+
+
+def test_minor_compat_image_requires_only_the_major() -> None:
+    # pinned to the cu132 build on a 13.0 driver: the image may ask for CUDA 13.0, never 13.2
+    choice = variants.Choice("pytorch", "2.14", "cuda13.2", "", tier="minor")
+    assert choice.require_cuda == "13.0"
+    assert variants.Choice("pytorch", "2.14", "cuda13.0", "", tier="full").require_cuda == "13.0"
+
+
+def test_wsl_uses_the_windows_driver_floors() -> None:
+    # Windows driver 528.02 is below CUDA 12's Windows minor-compat floor (528.33): no 12.x build
+    choice = choose(nvidia("528.02", "8.9", driver_os="Windows"), "pytorch")
+    assert choice.variant == "cuda11.8" and choice.release == "2.7"
+    linux = choose(nvidia("528.02", "8.9"), "pytorch")  # on Linux, 528.02 >= 525.60.13 runs 12.x
+    assert linux.variant.startswith("cuda12")
+
+
+# --- the policy, case by case ---------------------------------------------------------------------
+
+
+def test_pascal_on_driver_580_gets_cu126() -> None:
+    choice = choose(nvidia("580.95.05", "6.1"), "pytorch")
+    assert (choice.release, choice.variant) == ("2.14", "cuda12.6")
+    assert "sm_61" in dict(choice.passed_over)["PyTorch 2.14 cu130"]
+
+
+def test_pinned_release_is_honoured_or_refused_with_the_releases_that_work() -> None:
+    pinned = choose(nvidia("580.95.05", "9.0"), "pytorch", "2.5")
+    assert (pinned.release, pinned.variant) == ("2.5", "cuda12.4")
+    blackwell = choose(nvidia("575.57.08", "12.0"), "pytorch", "2.5")
+    assert blackwell.variant == "cpu" and "sm_120" in blackwell.reason
+    assert blackwell.alternatives and blackwell.alternatives[0].startswith("2.11")
+
+
+def test_every_gpu_must_be_covered() -> None:
+    assert choose(nvidia("580.95.05", "9.0", "6.1"), "pytorch").variant == "cuda12.6"
+    # no build of any release has both sm_61 and sm_120 kernels
+    assert choose(nvidia("580.95.05", "12.0", "6.1"), "pytorch").kind == "cpu"
+
+
+def test_ptx_does_not_count_under_minor_compat() -> None:
+    # sm_121 runs cu130 through its sm_120 cubin
+    assert choose(nvidia("580.95.05", "12.1"), "pytorch").variant == "cuda13.0"
+    full = choose(nvidia("580.95.05", "13.0"), "pytorch")
+    assert full.variant == "cuda13.0" and "PTX" in full.reason
+    # cu132 on a 13.0 driver runs only under minor compat, where PTX JIT fails
+    assert refusal(nvidia("580.95.05", "13.0"), "pytorch", "2.14", "cuda13.2") is not None
+
+
+def test_driver_known_only_by_its_cuda() -> None:
+    assert choose(nvidia(None, "9.0", cuda="13.0"), "pytorch").variant == "cuda13.0"
+    choice = choose(nvidia(None, "8.6", cuda="12.4"), "pytorch")
+    assert choice.variant.startswith("cuda12") and choice.tier == "minor"
+    no_caps = choose(nvidia(None, cuda="12.6"), "pytorch")  # a CPU-only CI runner locking for a fleet
+    assert no_caps.variant == "cuda12.6" and "not checked" in no_caps.reason
+
+
+def test_amd() -> None:
+    mi300 = choose(amd("gfx942"), "pytorch")
+    assert mi300.variant.startswith("rocm") and mi300.release == torch_chooser.releases()[0]
+    unknown = choose(amd("gfx1036"), "pytorch")
+    assert unknown.variant == "cpu" and "gfx1036" in unknown.reason
+    assert choose(amd("gfx1200"), "pytorch", "2.7").variant == "rocm6.3"
+
+
+def test_no_gpu_and_unknown_release() -> None:
+    none = choose(Target(), "pytorch")
+    assert none.variant == "cpu" and none.release == torch_chooser.releases()[0]
+    unknown = choose(nvidia("580.95.05", "9.0"), "pytorch", "0.4")
+    assert unknown.variant == "cpu" and "0.4" in unknown.reason
+
+
+def test_tensorflow_crosses_releases_too() -> None:
+    newest = choose(nvidia("580.95.05", "9.0"), "tensorflow")
+    assert newest.kind == "cuda" and newest.release == variants.newest("tensorflow")
+    old = choose(nvidia("470.82.01", "7.5"), "tensorflow")
+    assert old.kind == "cuda" and Version(old.release) < Version(newest.release)
+
+
+def test_tensorflow_on_native_windows_has_no_gpu_build_after_2_10() -> None:
+    target = Target(os="Windows", driver_os="Windows", capabilities=("8.6",), nvidia_usable=True,
+                    driver="566.36", cuda_driver="12.7")
+    assert refusal(target, "tensorflow", "2.15", "cuda12.2") is not None
+
+
+def test_jax() -> None:
+    assert choose(nvidia("580.95.05", "9.0"), "jax").tag == "cuda13"
+    pascal = choose(nvidia("580.95.05", "6.1"), "jax")
+    assert pascal.tag == "cuda12" and pascal.passed_over[0][0] == "cuda13"
+    assert choose(nvidia("535.104.05", "8.0"), "jax").tag == "cuda12"
+    assert choose(nvidia(None, "8.6", cuda="12.6"), "jax").tag == "cuda12"
+    old = choose(nvidia("470.82.01", "7.5"), "jax")
+    assert old.variant == "cpu" and [n for n, _ in old.passed_over] == ["cuda13", "cuda12"]
+    assert choose(Target(capabilities=("9.0",)), "jax").variant == "cpu"
+
+
+# --- properties over generated targets ------------------------------------------------------------
+
+_DRIVERS = sorted({Version(r["linux"]) for r in knowledge.table("cuda_driver").rows if r.get("linux")})
+_CAPS = ["3.7", "5.0", "6.1", "7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_DRIVERS), st.lists(st.sampled_from(_CAPS), min_size=1, max_size=3))
+def test_a_chosen_build_runs_and_no_newer_release_would(driver: Version, caps: list[str]) -> None:
+    target = nvidia(str(driver), *dict.fromkeys(caps))
+    choice = choose(target, "pytorch")
+    releases = torch_chooser.releases()
+    if choice.kind == "cuda":
+        assert refusal(target, "pytorch", choice.release, choice.variant) is None
+        newer = releases[:releases.index(choice.release)]
+    else:
+        newer = releases
+    for release in newer:
+        for build in knowledge.torch_release_variants(release):
+            if build.kind == "cuda":
+                assert refusal(target, "pytorch", release, variants.setup_variant(build.name)) is not None, \
+                    f"{release} {build.name} runs on {target} but {choice.release} {choice.variant} was chosen"
