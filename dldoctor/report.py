@@ -73,10 +73,12 @@ class Recommendation:
     install: str
     setup: str
     rejected: tuple[tuple[str, str], ...] = ()
+    release: str | None = None  # the framework release recommended ("2.11")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "framework": self.framework,
+            "release": self.release,
             "variant": self.variant,
             "reason": self.reason,
             "install": self.install,

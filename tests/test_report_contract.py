@@ -16,7 +16,7 @@ TOP = {"schema", "dldoctor_version", "status", "snapshot", "findings", "recommen
 FINDING = {"id", "severity", "title", "detail", "fix", "docs"}
 FINDING_EXTRA = {"evidence"}  # the found/required values behind the verdict
 RECOMMENDATION = {"framework", "variant", "install", "setup"}
-RECOMMENDATION_EXTRA = {"reason", "rejected"}
+RECOMMENDATION_EXTRA = {"reason", "rejected", "release"}
 
 
 @pytest.mark.parametrize("name", ["h100-driver-580-cuda13", "cpu-only-laptop"])

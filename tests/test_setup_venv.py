@@ -111,7 +111,10 @@ def test_rtx50_on_old_torch_moves_to_sm120_build_or_says_none_exists(tmp_path: P
     assert plan_for("rtx5090-sm120-torch-cu124", tmp_path, "pytorch==2.7.1").variant == "cuda12.8"
     with pytest.raises(UsageError, match="sm_120"):
         plan_for("rtx5090-sm120-torch-cu124", tmp_path, "pytorch==2.7.1", variant="cuda12.6")
-    old = plan_for("rtx5090-sm120-torch-cu124", tmp_path, "pytorch==2.5")
+    # a pinned release without a build for this GPU is refused, naming the releases that would work
+    with pytest.raises(UsageError, match=r"sm_120.*releases that would run here: 2\.11 \(cu128\)"):
+        plan_for("rtx5090-sm120-torch-cu124", tmp_path, "pytorch==2.5")
+    old = plan_for("rtx5090-sm120-torch-cu124", tmp_path, "pytorch==2.5", force=True)
     assert old.variant == "cpu"
     assert any("sm_120" in why for _c, why in old.reasons), old.reasons
     said: list[str] = []

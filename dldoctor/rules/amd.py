@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from dldoctor import variants
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.compat import rocm_gfx_targets
@@ -84,13 +85,13 @@ def gfx_in_build(facts: Facts) -> Iterator[Finding]:
             continue
         name = pick(fw, "name", kind=str) or "?"
         build = f"{name} {pick(fw, 'version', kind=str) or '?'}"
-        from dldoctor.rules.recommend import torch_choice
-
         fix: list[str] = []
-        choice = torch_choice(facts) if name == "pytorch" else None
-        if choice is not None and choice[0].startswith("rocm"):
-            fix.append(f"pip install --force-reinstall torch --index-url https://download.pytorch.org/whl/{choice[0]}")
-        elif choice is None:
+        if name == "pytorch":
+            choice = variants.choose(variants.target_from_facts(facts), "pytorch")
+            if choice.kind == "rocm":
+                fix.append(f"pip install --force-reinstall 'torch=={choice.release}.*' "
+                           f"--index-url https://download.pytorch.org/whl/{choice.tag}")
+        else:
             fix.append(f"dldoctor check --framework {name}  # its recommendation names the build that lists your GPU")
         for gfx in missing:
             override = override_for(gfx)

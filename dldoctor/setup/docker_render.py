@@ -175,12 +175,12 @@ def _python_setup(plan: Plan, base: BaseImage) -> str:
 
 
 def _accelerator_env(plan: Plan) -> str:
-    if plan.kind != "cuda" or not plan.cuda_version:
+    if plan.kind != "cuda" or not (plan.require_cuda or plan.cuda_version):
         return ""
     # The nvidia container toolkit reads these: which GPUs and driver parts to mount, and
     # which CUDA the driver must support (it refuses to start the container otherwise).
     return (" \\\n    NVIDIA_VISIBLE_DEVICES=all \\\n    NVIDIA_DRIVER_CAPABILITIES=compute,utility \\\n"
-            f'    NVIDIA_REQUIRE_CUDA="{nvidia_require_cuda(plan.cuda_version)}"')
+            f'    NVIDIA_REQUIRE_CUDA="{nvidia_require_cuda(plan.require_cuda or plan.cuda_version or "")}"')
 
 
 def _quote(value: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from dldoctor import variants
 from dldoctor.errors import UsageError
 from dldoctor.rules.facts import Facts
 
@@ -66,6 +67,8 @@ class Plan:
     forced: bool = False
     update: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    #: The CUDA an image must require of its host (NVIDIA_REQUIRE_CUDA); never more than the planned host's driver has.
+    require_cuda: str | None = None
 
     @property
     def kind(self) -> str:
@@ -90,7 +93,7 @@ class Plan:
             "index_url": self.index_url, "prefix": str(self.prefix), "out_dir": str(self.out_dir),
             "cuda_driver_version": self.cuda_driver_version, "capabilities": list(self.capabilities),
             "gfx_targets": list(self.gfx_targets), "reasons": [{"choice": c, "why": w} for c, w in self.reasons],
-            "forced": self.forced,
+            "forced": self.forced, "require_cuda": self.require_cuda,
         }
 
 
@@ -135,106 +138,24 @@ def default_prefix(framework: str, backend: str) -> Path:
     return Path(data) / "dldoctor" / "envs" / f"{framework}-{backend}"
 
 
-def target_facts(facts: Facts, cuda: str | None) -> Facts:
-    """The facts of the machine to build for: `--cuda X.Y` replaces the driver's CUDA."""
-    if cuda is None:
-        return facts
-    if not re.fullmatch(r"\d+\.\d+", cuda):
-        raise UsageError(f"--cuda {cuda!r}: give the driver's CUDA version as X.Y, e.g. 12.6")
-    raw = dict(facts.raw)
-    nvidia = dict(facts.nvidia)
-    nvidia["cuda_driver_version"] = cuda
-    nvidia["driver_version"] = None  # the target's driver is known only by the CUDA it runs
-    nvidia["present"] = True
-    raw["nvidia"] = nvidia
-    return Facts(raw)
-
-
 def with_reason(plan: Plan, choice: str, why: str) -> Plan:
     return replace(plan, reasons=(*plan.reasons, (choice, why)))
 
 
-def _newest(framework: str) -> str:
-    """The newest release of `framework` the knowledge base knows ("2.14")."""
-    from dldoctor import knowledge
-
-    info = knowledge.framework_info(framework)
-    if info is None or not info.latest:
-        raise UsageError(f"the knowledge base knows no release of {framework}; give one ({framework}==X.Y)")
-    return info.latest
-
-
-def _choose_variant(facts: Facts, framework: str, version: str | None, gpu_cc: list[str],
-                    gfx: list[str]) -> tuple[str, str]:
-    """The best variant for the target machine and the one-line reason."""
-    from dldoctor import knowledge
-
-    driver_cuda = facts.cuda_driver_version
-    if framework == "pytorch":
-        release = version or _newest("pytorch")
-        choice = knowledge.choose_torch_variant(
-            release, cuda_driver_version=facts.driver_version or driver_cuda, capabilities=gpu_cc, machine_arch=facts.arch,
-            rocm_gfx=gfx or None,
-        )
-        return _variant_name(choice.variant), choice.reason
-    if not gpu_cc or driver_cuda is None:
-        return "cpu", "no usable NVIDIA GPU on the target machine"
-    if framework == "jax":
-        jax = knowledge.choose_jax_variant(cuda_driver_version=facts.driver_version or driver_cuda,
-                                           capabilities=gpu_cc, os_name=facts.os)
-        return parse_variant(jax.variant), jax.reason
-    required = knowledge.tensorflow_requirements(version or _newest("tensorflow"))
-    if required is None:
-        return "cpu", f"TensorFlow {version} has no known CUDA build"
-    cuda, _cudnn = required
-    if _major(driver_cuda) >= _major(cuda):
-        return f"cuda{cuda}", f"TensorFlow is built with CUDA {cuda}; the driver supports CUDA {driver_cuda}"
-    return "cpu", f"TensorFlow needs CUDA {cuda}; the driver supports only CUDA {driver_cuda}"
-
-
-def _major(version: str) -> int:
-    try:
-        return int(version.split(".")[0])
-    except ValueError:
-        return 0
-
-
-
-
-def _variant_name(index_variant: str) -> str:
-    """"cu126" -> "cuda12.6"; "rocm7.2" and "cpu" stay."""
-    match = re.fullmatch(r"cu(\d+)(\d)", index_variant)
-    return f"cuda{match.group(1)}.{match.group(2)}" if match else index_variant
-
-
-def _refusal(facts: Facts, framework: str, version: str | None, variant: str, gpu_cc: list[str]) -> str | None:
-    """Why `variant` cannot work on the target machine, or None when it can."""
-    from dldoctor import knowledge
-
-    if variant == "cpu":
-        return None
-    if variant.startswith("rocm"):
-        return None if facts.gfx_targets else "the target machine has no AMD GPU with ROCm"
-    cuda = variant.removeprefix("cuda")
-    driver = facts.driver_version
-    driver_cuda = facts.cuda_driver_version
-    if driver_cuda is None:
-        return "the target machine has no NVIDIA driver (use --cuda X.Y to lock for another machine)"
-    if driver is not None:
-        if knowledge.driver_runs_cuda(driver, cuda) is None:
-            floor = knowledge.min_driver(cuda, "minor") or knowledge.min_driver(cuda)
-            return f"driver {driver} supports CUDA {driver_cuda}; {variant} needs driver >= {floor}"
-    elif _major(driver_cuda) < _major(cuda):
-        return f"the driver supports CUDA {driver_cuda}; {variant} needs CUDA {cuda.split('.')[0]}.x"
-    if framework == "pytorch" and gpu_cc:
-        release = version or _newest("pytorch")
-        archs = knowledge.torch_wheel_archs("cu" + cuda.replace(".", ""), release, facts.arch)
-        if archs is None:
-            return f"PyTorch {release} publishes no {variant} build"
-        missing = [c for c in gpu_cc if not knowledge.capability_runs(c, archs)]
-        if missing:
-            return f"the {variant} build of PyTorch {release} has no kernels for sm_{missing[0].replace('.', '')}"
-    return None
+def _choose(target: variants.Target, framework: str, version: str | None, requested: str,
+            force: bool) -> tuple[variants.Choice | None, str, str]:
+    """(the chooser's answer, the variant, why) for the request; a variant that cannot work is refused unless forced."""
+    if requested == "auto":
+        choice = variants.choose(target, framework, version)
+        if version and choice.kind == "cpu" and choice.alternatives and not force:
+            raise UsageError(f"{framework}=={version} cannot use this machine's GPU: {choice.reason} "
+                             f"(--variant cpu builds the CPU one)")
+        return choice, choice.variant, choice.reason
+    release = version or variants.newest(framework) or ""
+    refusal = variants.refusal(target, framework, release, requested)
+    if refusal and not force:
+        raise UsageError(f"{requested} cannot work on the target machine: {refusal} (--force builds it anyway)")
+    return None, requested, "as requested" + (f", forced although {refusal}" if refusal else "")
 
 
 def make_plan(facts: Facts, request: SetupRequest) -> Plan:
@@ -243,35 +164,33 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
     if request.backend not in BACKENDS:
         raise UsageError(f"--backend {request.backend!r}: choose {', '.join(BACKENDS)}")
     requested_variant = parse_variant(request.variant)
-    facts = target_facts(facts, request.cuda)
-    gpu_cc = facts.capabilities
-    gfx = facts.gfx_targets
-    reasons: list[tuple[str, str]] = []
-    release = version
-    reasons.append((f"{framework} {version or 'newest'}", "as requested" if version else "the newest release dldoctor knows"))
     if request.python is not None and not re.fullmatch(r"3\.\d{1,2}", request.python):
         raise UsageError(f"--python {request.python!r}: give a Python version such as 3.11")
-    if requested_variant == "auto":
-        variant, why = _choose_variant(facts, framework, release, gpu_cc, gfx)
-        reasons.append((variant, why))
-    else:
-        variant = requested_variant
-        refusal = _refusal(facts, framework, release, variant, gpu_cc)
-        if refusal and not request.force:
-            raise UsageError(f"{variant} cannot work on the target machine: {refusal} (--force builds it anyway)")
-        reasons.append((variant, "as requested" + (f", forced although {refusal}" if refusal else "")))
-    python, why = _python_for(request, variant)
-    reasons.insert(1, (f"Python {python}", why))
+    target = variants.target_from_facts(facts, request.cuda)
+    choice, variant, why = _choose(target, framework, version, requested_variant, request.force)
+    # The chooser may pick an older release than the newest (the newest has no build for this driver): pin it.
+    chosen = variants.pinned(choice) if choice is not None and not version else None
+    release = version or chosen
+    reasons: list[tuple[str, str]] = [
+        (f"{framework} {release or 'newest'}",
+         "as requested" if version else "the newest release with a build that fits" if chosen else
+         "the newest release dldoctor knows"),
+        (variant, why),
+    ]
+    python, python_why = _python_for(request, variant)
+    reasons.insert(1, (f"Python {python}", python_why))
     platforms = request.platforms or (default_platform(facts),)
     reasons.append((", ".join(platforms), "as requested" if request.platforms else "this machine's platform"))
     prefix = request.prefix or default_prefix(framework, request.backend)
+    require_cuda = choice.require_cuda if choice is not None else (variant.removeprefix("cuda") if
+                                                                   variant.startswith("cuda") else None)
     return Plan(
-        framework=framework, version=version, python=python, variant=variant, backend=request.backend,
+        framework=framework, version=release, python=python, variant=variant, backend=request.backend,
         platforms=tuple(platforms), channel=request.channel, index_url=request.index_url,
         extra_index_urls=request.extra_index_urls, find_links=request.find_links, prefix=prefix,
-        out_dir=request.out_dir, cuda_driver_version=facts.cuda_driver_version, capabilities=tuple(gpu_cc),
-        gfx_targets=tuple(gfx), glibc=pick_glibc(facts), reasons=tuple(reasons), forced=request.force,
-        update=request.update, options=dict(request.options),
+        out_dir=request.out_dir, cuda_driver_version=target.cuda_driver, capabilities=target.capabilities,
+        gfx_targets=target.gfx, glibc=target.glibc, reasons=tuple(reasons), forced=request.force,
+        update=request.update, options=dict(request.options), require_cuda=require_cuda,
     )
 
 
@@ -289,8 +208,3 @@ def _python_for(request: SetupRequest, variant: str) -> tuple[str, str]:
         if offered and DEFAULT_PYTHON not in offered:
             return offered[-1], f"the Python of the {variant} runtime base image (it offers {', '.join(offered)})"
     return DEFAULT_PYTHON, "a version every recent release supports"
-
-
-def pick_glibc(facts: Facts) -> str | None:
-    value = facts.raw.get("host", {}).get("glibc") if isinstance(facts.raw.get("host"), dict) else None
-    return value if isinstance(value, str) else None
