@@ -64,17 +64,25 @@ def compat_floor(cuda_major: int, os_name: str = "Linux") -> str | None:
     return str(answer) if answer else None
 
 
-def driver_tier(driver: str | None, cuda: str | None, os_name: str = "Linux") -> DriverTier:
+def driver_tier(driver: str | None, cuda: str | None, os_name: str = "Linux",
+                driver_cuda: str | None = None) -> DriverTier:
     """Whether `driver` runs CUDA `cuda` ("12.6", or "12" for a major-only build): fully, under
-    minor-version compatibility (same major, driver at or above the branch floor), or not."""
+    minor-version compatibility (same major, driver at or above the branch floor), or not.
+
+    With no driver version, `driver_cuda` (the newest CUDA the driver supports, e.g. from
+    nvidia-smi's header) answers the same question the way the chooser does.
+    """
+    from dldoctor.variants import Target
+
     d = version(driver)
     c = version(cuda)
-    if d is None or c is None:
+    if c is None or (d is None and version(driver_cuda) is None):
         return DriverTier("unknown", None, None)
     cuda_mm = f"{c.major}.{c.minor}"  # a major-only "12" reads as 12.0
     full = ask(knowledge.min_driver, cuda_mm, "full", os_name)
     minor = ask(knowledge.min_driver, cuda_mm, "minor", os_name)
-    how = ask(knowledge.driver_runs_cuda, str(driver), cuda_mm, os_name)
+    target = Target(driver_os=os_name, driver=str(driver) if d is not None else None, cuda_driver=driver_cuda)
+    how = ask(target.tier, cuda_mm)
     if how == "full":
         return DriverTier("full", full, minor)
     if how == "minor":
@@ -114,13 +122,22 @@ def capability_covered(capability: str, arch_list: list[str]) -> bool | None:
     return False
 
 
-def torch_arch_list(torch_version: str | None, cuda: str | None, machine_arch: str = "x86_64") -> list[str] | None:
-    """The compute capabilities compiled into PyTorch `torch_version`'s CUDA `cuda` wheel."""
+def torch_arch_list(torch_version: str | None, cuda: str | None,
+                    machine_arch: str = "x86_64") -> tuple[list[str], bool] | None:
+    """The compute capabilities compiled into PyTorch `torch_version`'s CUDA `cuda` wheel, and whether
+    that list was checked against its source (False: inferred, so a match cannot be vouched for)."""
     if not torch_version or not cuda:
         return None
     tag = "cu" + cuda.replace(".", "")
     answer = ask(knowledge.torch_wheel_archs, tag, torch_version, machine_arch)
-    return answer.arch_list if answer is not None else None
+    return (answer.arch_list, answer.verified) if answer is not None else None
+
+
+def toolkit_cannot_compile(cuda: str | None, capabilities: list[str]) -> list[str]:
+    """The capabilities CUDA toolkit `cuda` cannot compile for at all (CUDA 10.2 and sm_86)."""
+    if not cuda:
+        return []
+    return [c for c in capabilities if ask(knowledge.cuda_supports_capability, cuda, c) is False]
 
 
 def rocm_gfx_targets(rocm: str | None) -> list[str] | None:
@@ -128,6 +145,10 @@ def rocm_gfx_targets(rocm: str | None) -> list[str] | None:
         return None
     answer = ask(knowledge.rocm_gfx_targets, rocm)
     return sorted(answer) if answer is not None else None
+
+
+def rocm_gfx_verified(rocm: str | None) -> bool:
+    return bool(rocm) and ask(knowledge.rocm_gfx_verified, rocm or "") is True
 
 
 def tensorflow_cuda(tf_version: str | None) -> tuple[str | None, str | None]:

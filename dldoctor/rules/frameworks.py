@@ -7,17 +7,20 @@ from typing import Any
 
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
-from dldoctor.rules.amd import uncovered_gfx
+from dldoctor.rules.amd import build_targets, uncovered_gfx
 from dldoctor.rules.compat import (
     capability_covered,
     driver_tier,
     jax_min_capability,
+    rocm_gfx_verified,
     tensorflow_cuda,
+    toolkit_cannot_compile,
     torch_arch_list,
     version,
 )
-from dldoctor.rules.containers import container_without_gpus
-from dldoctor.rules.cuda import hides_all_gpus
+from dldoctor.rules.containers import container_without_gpus, windows_tensorflow_without_gpu
+from dldoctor.rules.cuda import cudnn_breaks, hides_all_gpus
+from dldoctor.rules.driver import uvm_missing
 from dldoctor.rules.facts import Facts, dicts, pick, strings
 from dldoctor.rules.fixes import install_nvidia_driver
 
@@ -77,6 +80,14 @@ explains("frameworks.gpu-not-used", "The framework reported that it sees no GPU"
 With `--deep`, the framework itself was imported and reported no usable GPU,
 though dldoctor found no known cause. Its warnings (in the detail) usually
 name the reason.
+""")
+explains("frameworks.cannot-verify-build", "dldoctor cannot vouch that the build has kernels for this GPU", """
+The build's list of compiled GPU architectures (or ROCm gfx targets) is not
+known to dldoctor, so it cannot say whether the build has
+kernels for this GPU. It may work; if it does not, the error is "no kernel
+image is available for execution on the device" (CUDA) or
+"hipErrorNoBinaryForGpu" (ROCm). `dldoctor check --deep` imports the framework
+and reads the list from the build itself.
 """)
 explains("frameworks.retired", "The framework is retired", """
 The framework no longer gets releases or fixes (MXNet moved to the Apache
@@ -141,21 +152,23 @@ def _deep_sees_gpu(deep: dict[str, Any]) -> bool | None:
     return count > 0 if count is not None else None
 
 
-def _arch_list(fw: dict[str, Any], facts: Facts) -> list[str] | None:
+def _arch_list(fw: dict[str, Any], facts: Facts) -> tuple[list[str], bool] | None:
+    """The GPU architectures the build has kernels for, and whether that list can be vouched for
+    (what the framework itself reported, or a knowledge row checked against its source)."""
     deep = _deep(fw)
     if deep is not None:
         arch = [a for a in strings(deep.get("arch_list")) if not a.startswith("gfx")]
         if arch:
-            return arch
+            return arch, True
         caps = pick(deep, "build_info", "cuda_compute_capabilities", kind=list)
         if caps:
-            return strings(caps)
+            return strings(caps), True
     name = pick(fw, "name", kind=str)
     if name == "pytorch":
         return torch_arch_list(pick(fw, "version", kind=str), pick(fw, "cuda_version", kind=str), facts.arch)
     if name == "jax":
         need = jax_min_capability(pick(fw, "cuda_version", kind=str))
-        return [f"compute_{need.replace('.', '')}"] if need else None
+        return ([f"compute_{need.replace('.', '')}"], True) if need else None
     return None
 
 
@@ -168,7 +181,7 @@ def _tf_libs_missing(facts: Facts, fw: dict[str, Any]) -> str | None:
     wheels = [w for w in facts.nvidia_wheels if (pick(w, "distribution", kind=str) or "").startswith("nvidia-cudnn")]
     if wheels:
         return None
-    system = [c for c in facts.libraries("cudnn") if (pick(c, "source", kind=str) or "").startswith("system")]
+    system = [c for c in facts.libraries("cudnn") if (pick(c, "source", kind=str) or "").startswith(("system", "conda"))]
     if need is None:
         return None if system else "no cuDNN found (no nvidia-cudnn wheel, none on the system)"
     if any((v := version(pick(c, "version", kind=str))) is not None and v.major == need.major for c in system):
@@ -209,6 +222,8 @@ def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
         if not facts.working_gpus and not facts.wsl:
             return  # the driver rules say why no GPU answers
     # 4. A CPU-only build, or one for the other vendor.
+    if windows_tensorflow_without_gpu(facts, fw):
+        return  # host.windows-tensorflow-no-gpu speaks: no GPU build exists there to reinstall
     if cpu_build:
         sev = Severity.ERROR if main else Severity.WARNING
         found = f"{variant or 'cpu'} build" + (f" (conda build {build})" if build else "")
@@ -237,15 +252,21 @@ def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
         if deep is not None and _deep_sees_gpu(deep) is False:
             yield _not_used(fw, deep, label, ev)
             return
+        if build_targets(fw) is None:
+            yield _cannot_verify(label, ", ".join(facts.gfx_targets), ev)
+            return
+        rocm = pick(fw, "cuda_version", kind=str)  # the probe keeps the ROCm version here
+        inferred = deep is None and not rocm_gfx_verified(rocm)
         if main:
             yield Finding("frameworks.will-use-gpu", Severity.INFO, f"{label} will use the AMD GPU",
-                          evidence=ev | {"found": variant, "gfx": facts.gfx_targets})
+                          "Its gfx list is inferred, not checked against the build." if inferred else "",
+                          evidence=ev | {"found": variant, "gfx": facts.gfx_targets, "inferred_targets": inferred})
         return
     if variant != "cuda":
         return
     # 5. Driver too old for the build's CUDA.
     cuda = _build_cuda(fw)
-    tier = driver_tier(facts.driver_version, cuda, facts.driver_os)
+    tier = driver_tier(facts.driver_version, cuda, facts.driver_os, facts.cuda_driver_version)
     if tier.runs is False:
         fid = "frameworks.jax-plugin-driver" if name == "jax" else "driver.too-old-for-framework"
         required = tier.full_floor or tier.compat_floor
@@ -254,7 +275,8 @@ def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
         fix[-1] += "  # or, instead of the driver upgrade: a build this driver runs"
         yield Finding(
             fid, Severity.ERROR,
-            f"{label} needs CUDA {cuda}: driver {facts.driver_version} (CUDA {facts.cuda_driver_version or '?'}) is too old",
+            f"{label} needs CUDA {cuda}: driver {facts.driver_version or 'of unknown version'} "
+            f"(CUDA {facts.cuda_driver_version or '?'}) is too old",
             f"Full support needs driver >= {tier.full_floor or '?'}; minor-version compatibility needs "
             f">= {tier.compat_floor or '?'}. The framework will report no GPU.",
             tuple(fix),
@@ -262,10 +284,25 @@ def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
                            "full_support_floor": tier.full_floor, "minor_compat_floor": tier.compat_floor},
         )
         return
-    # 6. The GPU's capability is not compiled in.
-    arch = _arch_list(fw, facts)
+    # 6. The GPU's capability is not compiled in (or cannot be vouched for).
+    archs = _arch_list(fw, facts)
+    arch, vouched = archs if archs is not None else ([], False)
+    caps = sorted(set(facts.capabilities))
+    if not arch and caps:
+        impossible = toolkit_cannot_compile(cuda, caps)
+        if impossible:
+            yield Finding(
+                "frameworks.capability-not-compiled", Severity.ERROR,
+                f"{label} has no kernels for sm_{', sm_'.join(b.replace('.', '') for b in impossible)}: "
+                "\"no kernel image is available\"",
+                f"CUDA {cuda} cannot compile for compute capability {', '.join(impossible)} at all, so no build "
+                f"made with it has kernels for this GPU.",
+                tuple(_reinstall(facts, name)),
+                evidence=ev | {"found": impossible, "required": f"a build newer than CUDA {cuda}"},
+            )
+            return
     if arch:
-        bad = sorted({c for c in facts.capabilities if capability_covered(c, arch) is False})
+        bad = sorted({c for c in caps if capability_covered(c, arch) is False})
         if bad:
             yield Finding(
                 "frameworks.capability-not-compiled", Severity.ERROR,
@@ -287,8 +324,11 @@ def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
                 evidence=ev | {"found": "no matching cuDNN", "required": tensorflow_cuda(pick(fw, "version", kind=str))[1]},
             )
             return
-    if _ld_shadow_breaks(facts) or dicts(fw.get("duplicates")):
-        return  # cuda.ld-library-path-shadows / python.shadowed-framework speak
+    if _ld_shadow_breaks(facts) or dicts(fw.get("duplicates")) or cudnn_breaks(facts, fw) or uvm_missing(facts):
+        return  # cuda.ld-library-path-shadows / python.shadowed-framework / cuda.cudnn-too-old / driver.nvidia-uvm-missing
+    if not arch and caps:  # nothing above found a cause, but the build's kernels cannot be checked either
+        yield _cannot_verify(label, ", ".join(f"sm_{c.replace('.', '')}" for c in caps), ev)
+        return
     if deep is not None and _deep_sees_gpu(deep) is False:
         yield _not_used(fw, deep, label, ev)
         return
@@ -296,9 +336,20 @@ def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
         how = "" if tier.tier in ("full", "unknown") else f" under minor-version compatibility (driver >= {tier.compat_floor})"
         yield Finding(
             "frameworks.will-use-gpu", Severity.INFO, f"{label} will use the GPU (CUDA {cuda or '?'}{how})",
-            "Reported by the framework itself." if deep is not None else "",
+            "Reported by the framework itself." if deep is not None else
+            "Its compiled-architecture list is inferred, not checked against the build." if arch and not vouched else "",
             evidence=ev | {"found": variant, "cuda": cuda, "driver_tier": tier.tier},
         )
+
+
+def _cannot_verify(label: str, gpus: str, ev: dict[str, Any]) -> Finding:
+    return Finding(
+        "frameworks.cannot-verify-build", Severity.WARNING, f"cannot verify that {label} has kernels for {gpus}",
+        "dldoctor does not know which GPU architectures this build was compiled for. If the GPU is missing from "
+        "them, the framework fails with \"no kernel image is available\".",
+        ("dldoctor check --deep  # imports the framework and reads its own list",),
+        evidence=ev | {"found": None, "required": gpus},
+    )
 
 
 def _not_used(fw: dict[str, Any], deep: dict[str, Any], label: str, ev: dict[str, Any]) -> Finding:
