@@ -319,6 +319,67 @@ def test_jaxlib_release_table_sets_the_floor_without_a_pin() -> None:
     assert "9.8" in findings(snap)["cuda.cudnn-too-old"].evidence["required"]
 
 
+@pytest.mark.parametrize(("fw", "cudnn"), [
+    ({"version": "0.4.11.dev20230517+cuda11.cudnn86"}, "8.6"),  # jax-ml/jax#16038
+    ({"version": "0.3.10+cuda11.cudnn805"}, "8.5"),  # the three-digit form of jaxlib 0.3
+    ({"version": "0.4.28+cuda12.cudnn89", "cudnn_version": "8.9.4"}, "8.9.4"),  # the probe's reading wins
+    ({"version": "0.4.35"}, None),
+    ({"version": "2.2.0+cu121"}, None),
+])
+def test_build_cudnn_from_the_local_version(fw: dict[str, Any], cudnn: str | None) -> None:
+    from dldoctor.rules.cuda import build_cudnn
+
+    got = build_cudnn(fw)
+    assert (str(got) if got is not None else None) == cudnn
+
+
+def test_jaxlib_cudnn_suffix_sets_the_floor_without_a_cudnn_key() -> None:
+    # jax-ml/jax#16038: jaxlib 0.4.11.dev20230517+cuda11.cudnn86 with a system cuDNN 8.5.0: "Loaded runtime
+    # CuDNN library: 8.5.0 but source was compiled with: 8.6.0". The release table alone (>= 8.2) would pass it.
+    jax = {"name": "jax", "distribution": "jaxlib", "version": "0.4.11.dev20230517+cuda11.cudnn86", "variant": "cuda",
+           "cuda_version": "11", "location": SP, "installer": "pip", "duplicates": []}
+    snap = snapshot(frameworks={"installed": [jax]}, cuda_toolkits={"cudnn": [system_cudnn("8.5.0")]})
+    finding = findings(snap)["cuda.cudnn-too-old"]
+    assert finding.severity is Severity.ERROR
+    assert finding.evidence["found"] == "8.5.0" and finding.evidence["required"].startswith(">= 8.6")
+    snap["cuda_toolkits"]["cudnn"] = [system_cudnn("8.6.0")]
+    assert "cuda.cudnn-too-old" not in findings(snap)
+
+
+def pip_torch_under(ld_cudnn: dict[str, Any]) -> dict[str, Any]:
+    # pytorch/pytorch#119989: torch 2.2.0 (cu121) with nvidia-cudnn-cu12 8.9.2.26, LD_LIBRARY_PATH on a CUDA 12.3
+    # toolkit whose lib64 holds a system cuDNN 8.
+    torch = {"name": "pytorch", "distribution": "torch", "version": "2.2.0", "variant": "cuda", "cuda_version": "12.1",
+             "location": SP, "installer": "pip", "duplicates": []}
+    return snapshot(
+        frameworks={"installed": [torch],
+                    "nvidia_wheels": [{"distribution": "nvidia-cudnn-cu12", "version": "8.9.2.26", "location": SP}]},
+        environment={"variables": {"LD_LIBRARY_PATH": "/usr/local/cuda-12.3/lib64"}},
+        cuda_toolkits={"toolkits": [{"path": "/usr/local/cuda-12.3", "version": "12.3"}],
+                       "cudnn": [ld_cudnn, {"version": "8.9.2.26", "path": SP, "source": "pip nvidia-cudnn-cu12"}]})
+
+
+@pytest.mark.parametrize(("ld_cudnn", "severity"), [
+    # the report: only the failing sub-library's path, no version; same soname major as the wheel
+    ({"version": None, "path": "/usr/local/cuda-12.3/lib64/libcudnn_cnn_train.so.8", "source": "system"},
+     Severity.ERROR),
+    (system_cudnn("8.6.0", "/usr/local/cuda-12.3/lib64"), Severity.ERROR),  # known older
+    (system_cudnn("8.9.2", "/usr/local/cuda-12.3/lib64"), Severity.WARNING),  # equal at the precision stated
+    (system_cudnn("8.9.7", "/usr/local/cuda-12.3/lib64"), Severity.WARNING),  # known newer
+    (system_cudnn("9.1.0", "/usr/local/cuda-12.3/lib64"), Severity.WARNING),  # libcudnn.so.9: not the wheel's soname
+])
+def test_system_cudnn_of_the_wheels_major_shadows_it(ld_cudnn: dict[str, Any], severity: Severity) -> None:
+    finding = findings(pip_torch_under(ld_cudnn))["cuda.ld-library-path-shadows"]
+    assert finding.severity is severity, finding.evidence["clashes"]
+    if severity is Severity.ERROR:
+        assert any("8.9.2.26" in c for c in finding.evidence["clashes"])
+
+
+def test_a_system_cudnn_outside_the_shadowing_folder_does_not_count() -> None:
+    finding = findings(pip_torch_under(system_cudnn("8.6.0")))["cuda.ld-library-path-shadows"]
+    assert finding.severity is Severity.WARNING
+
+
 def conda_torch() -> dict[str, Any]:
     return {"name": "pytorch", "distribution": "torch", "version": "2.5.1", "variant": "cuda", "cuda_version": "12.6",
             "cudnn_version": "9.3.0.75", "conda_build": "cuda126_py311h1234567_303",

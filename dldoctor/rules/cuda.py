@@ -3,6 +3,7 @@ the one it needs, nvcc newer than the driver, cuDNN copies, CUDA_VISIBLE_DEVICES
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -277,13 +278,30 @@ def _jax_release_cudnn(jaxlib: str | None, cuda_major: int) -> tuple[str | None,
     return (current.cudnn_min, current.cudnn_below) if current is not None else (None, None)
 
 
+_LOCAL_CUDNN = re.compile(r"cudnn(\d)(\d+)")  # a local-version segment: "cudnn86" -> 8.6, "cudnn805" -> 8.5
+
+
+def build_cudnn(fw: dict[str, Any]) -> Version | None:
+    """The cuDNN a framework build names: `cudnn_version` as the probe read it from the package's own files,
+    else the wheel's local version, where jaxlib's CUDA wheels before the plugins carried it
+    ("0.4.11.dev20230517+cuda11.cudnn86" -> 8.6)."""
+    own = _v(pick(fw, "cudnn_version", kind=str))
+    if own is not None:
+        return own
+    version = _v(pick(fw, "version", kind=str))
+    for segment in (version.local or "").split(".") if version is not None else ():
+        if (m := _LOCAL_CUDNN.fullmatch(segment)) is not None:
+            return Version(f"{m.group(1)}.{int(m.group(2))}")
+    return None
+
+
 def cudnn_needed(facts: Facts, fw: dict[str, Any]) -> CudnnNeed | None:
     """The cuDNN a CUDA build of PyTorch, TensorFlow or JAX needs: what its own files pin, made
     precise (or bounded) by the release tables (TensorFlow's tested builds, jaxlib's releases)."""
     if pick(fw, "variant", kind=str) != "cuda":
         return None
     name = pick(fw, "name", kind=str)
-    own = _v(pick(fw, "cudnn_version", kind=str))
+    own = build_cudnn(fw)
     table_min: Version | None = None
     below: Version | None = None
     table_source = ""
@@ -396,25 +414,23 @@ def ld_library_path_shadows(facts: Facts) -> Iterator[Finding]:
     kit_dirs = {f"{p}/lib64": t for t in facts.toolkits if (p := pick(t, "path", kind=str))}
     kit_dirs |= {f"{p}/lib": t for t in facts.toolkits if (p := pick(t, "path", kind=str))}
     shadowing: list[str] = []
-    shadowed: list[dict[str, Any]] = []
+    shadowed: list[tuple[dict[str, Any], list[str]]] = []
     for fw, own in users:
         first_own = next((i for i, d in enumerate(dirs) if any(_under(d, o) for o in own)), len(dirs))
         ahead = [d for d in dirs[:first_own] if not any(_under(d, o) for o in own) and _system_cuda_dir(facts, d, kit_dirs)]
         if ahead:
-            shadowed.append(fw)
+            shadowed.append((fw, ahead))
             shadowing += [d for d in ahead if d not in shadowing]
     if not shadowing:
         return
     clash: list[str] = []
-    for fw in shadowed:
+    for fw, ahead in shadowed:
         loaded = cudnn_that_loads(facts, fw)
-        if loaded is not None and loaded.via_ld_library_path:
-            why = cudnn_breaks(facts, fw)
-            own_cudnn = _own_cudnn(facts, fw)
-            if why:
-                clash.append(why)
-            elif own_cudnn is not None and loaded.version is not None and loaded.version < own_cudnn:
-                clash.append(f"system cuDNN {loaded.version} would load instead of pip's {own_cudnn}")
+        why = cudnn_breaks(facts, fw) if loaded is not None and loaded.via_ld_library_path else None
+        if why is None:
+            why = _cudnn_shadows_own(facts, fw, ahead)
+        if why:
+            clash.append(why)
         fw_cuda = _major_minor(pick(fw, "cuda_version", kind=str))
         for d in shadowing:
             kit = kit_dirs.get(d)
@@ -422,10 +438,10 @@ def ld_library_path_shadows(facts: Facts) -> Iterator[Finding]:
             if kit_cuda is not None and fw_cuda is not None and kit_cuda < fw_cuda:
                 clash.append(f"CUDA {kit_cuda} libraries from {d} would load instead of {fw.get('name')}'s CUDA {fw_cuda}")
     severity = Severity.ERROR if clash else Severity.WARNING
-    names = ", ".join(sorted({str(f.get("name")) for f in shadowed}))
+    names = ", ".join(sorted({str(f.get("name")) for f, _ in shadowed}))
     yield Finding(
         "cuda.ld-library-path-shadows", severity,
-        f"LD_LIBRARY_PATH puts {shadowing[0]} ahead of the {_own_kind(facts, shadowed[0])} CUDA libraries of {names}",
+        f"LD_LIBRARY_PATH puts {shadowing[0]} ahead of the {_own_kind(facts, shadowed[0][0])} CUDA libraries of {names}",
         ("; ".join(clash) + ". " if clash else "") +
         "The framework loads the system copies first; version differences break it or slow it down.",
         ("unset LD_LIBRARY_PATH  # or remove " + ":".join(shadowing) + " from it; check ~/.bashrc, conda activate.d "
@@ -433,6 +449,51 @@ def ld_library_path_shadows(facts: Facts) -> Iterator[Finding]:
         evidence={"found": shadowing, "required": "no system CUDA folders on LD_LIBRARY_PATH ahead of the "
                                                   "framework's own", "clashes": clash},
     )
+
+
+def _soname_major(path: str) -> int | None:
+    """The major a library file's soname carries: ".../libcudnn_cnn_train.so.8" -> 8, "libcudnn.so.8.9.7" -> 8."""
+    m = re.search(r"\.so\.(\d+)", path.rsplit("/", 1)[-1])
+    return int(m.group(1)) if m else None
+
+
+def _older(found: Version, own: Version) -> bool:
+    """`found` is older than `own` at the precision both state (8.9.2 is not older than 8.9.2.26)."""
+    n = min(len(found.release), len(own.release))
+    return found.release[:n] < own.release[:n]
+
+
+def _cudnn_shadows_own(facts: Facts, fw: dict[str, Any], ahead: list[str]) -> str | None:
+    """Why a system cuDNN in a folder `ahead` of the framework's own on LD_LIBRARY_PATH breaks it, or None.
+
+    A copy of the same major as the framework's own cuDNN (the pip wheel's, the conda environment's,
+    torch's bundled one) has the same sonames, so the loader takes it instead; and cuDNN 8 loads its
+    sub-libraries (libcudnn_cnn_train.so.8 ...) by soname too, so a mix of the two copies fails with
+    undefined symbols. Only a copy known to be as new as the framework's own is safe (a warning then)."""
+    own = _own_cudnn(facts, fw)
+    kind = _own_kind(facts, fw)
+    if own is None and any(n.startswith("libcudnn") for n in strings(fw.get("bundled_libraries"))):
+        own, kind = build_cudnn(fw), "bundled"
+    if own is None:
+        return None
+    system = [c for c in facts.libraries("cudnn") if pick(c, "source", kind=str) == "system"]
+    for d in ahead:  # the loader takes the first folder that has the soname
+        here: list[tuple[Version | None, str]] = []
+        for c in system:
+            path = pick(c, "path", kind=str) or ""
+            found = _v(pick(c, "version", kind=str))
+            # another major's sonames (libcudnn.so.9 beside .so.8) are not what the framework asks for
+            if path.rsplit("/", 1)[0] == d and (found.major if found is not None else _soname_major(path)) == own.major:
+                here.append((found, path))
+        for found, path in here:
+            if found is None:
+                return (f"a system cuDNN {own.major} of unknown version ({path}) would load instead of the {kind} "
+                        f"cuDNN {own}; mixed with that copy's libraries it fails with undefined symbols")
+            if _older(found, own):
+                return f"system cuDNN {found} ({path}) would load instead of the {kind} cuDNN {own}"
+        if here:
+            return None  # known to be as new as the framework's own
+    return None
 
 
 def _own_cudnn(facts: Facts, fw: dict[str, Any]) -> Version | None:
