@@ -74,7 +74,19 @@ def _mismatches(case: dict[str, Any]) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("path", CASES, ids=_id)
+#: Open bugs: cases dldoctor still gets wrong, each with why. strict: the day one is fixed, its mark must go.
+KNOWN_BUGS = {
+    "tf24-cuda112-missing-libcusolver10": "dldoctor checks only cuDNN for TensorFlow builds that use the system CUDA; "
+    "it does not know which library sonames each CUDA release ships (11.0's libcusolver.so.10 vs 11.1+'s .so.11)",
+}
+
+
+def _verdict_params() -> list[Any]:
+    return [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[p.stem])) if p.stem in KNOWN_BUGS
+            else p for p in CASES]
+
+
+@pytest.mark.parametrize("path", _verdict_params(), ids=_id)
 def test_verdict(path: Path) -> None:
     case = load_case(path)
     problems = _mismatches(case)
