@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
 from dldoctor import knowledge, variants
+from dldoctor.rules.facts import Facts
+from dldoctor.setup.docker_render import accelerator_env, choose_base_image
+from dldoctor.setup.plan import Plan, SetupRequest, make_plan
 from dldoctor.variants import Target, choose, refusal
 from dldoctor.variants import pytorch as torch_chooser
+from tests.test_rules import snapshot_of
 
 
 def nvidia(driver: str | None, *caps: str, cuda: str | None = None, driver_os: str = "Linux") -> Target:
@@ -170,3 +176,26 @@ def test_a_chosen_build_runs_and_no_newer_release_would(driver: Version, caps: l
             if build.kind == "cuda":
                 assert refusal(target, "pytorch", release, variants.setup_variant(build.name)) is not None, \
                     f"{release} {build.name} runs on {target} but {choice.release} {choice.variant} was chosen"
+
+
+# --- the image: base and NVIDIA_REQUIRE_CUDA come from the same choice ------------------------------
+
+
+def _docker_plan(name: str, tmp_path: Path) -> Plan:
+    request = SetupRequest(framework="pytorch", backend="docker", prefix=tmp_path / "env", out_dir=tmp_path)
+    return make_plan(Facts(snapshot_of(name, tmp_path)), request)
+
+
+def test_h100_on_580_image_asks_no_more_cuda_than_the_driver_has(tmp_path: Path) -> None:
+    plan = _docker_plan("h100-driver-580-cuda13", tmp_path)
+    assert plan.variant == "cuda13.0" and plan.require_cuda == "13.0"
+    assert 'NVIDIA_REQUIRE_CUDA="cuda>=13.0"' in accelerator_env(plan)
+    assert choose_base_image(plan).image.startswith("nvidia/cuda:13.0")
+
+
+def test_rtx5090_image_gets_a_base_of_its_cuda_major(tmp_path: Path) -> None:
+    plan = _docker_plan("rtx5090-sm120-torch-cu124", tmp_path)
+    assert (plan.version, plan.variant, plan.require_cuda) == ("2.11", "cuda12.8", "12.8")
+    # no 12.8 base is pinned: the newest 12.x base not newer than 12.8 carries the cu128 wheels
+    assert choose_base_image(plan).image.startswith("nvidia/cuda:12.6")
+    assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.8"' in accelerator_env(plan)

@@ -110,7 +110,7 @@ def _reinstall(facts: Facts, name: str) -> list[str]:
     if cmd is None:
         return [f"pip uninstall {pick_dist(name)} && pip install {_PIP.get(name, name)}  # the GPU build"]
     if name == "pytorch":
-        return [cmd.replace("pip install torch", "pip install --force-reinstall torch")]
+        return [cmd.replace("pip install ", "pip install --force-reinstall ", 1)]
     if name == "tensorflow":
         return ["pip uninstall -y tensorflow-cpu tensorflow", cmd]
     return [cmd]

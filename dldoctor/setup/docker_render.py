@@ -64,18 +64,31 @@ def docker_platform(plan: Plan, engine_arch: str | None = None) -> str:
     return platform
 
 
-def _base_rows(variant: str) -> list[dict[str, Any]]:
+def _base_rows(variant: str, require_cuda: str | None = None) -> list[dict[str, Any]]:
+    """The runtime base images for `variant`. CUDA: the framework's wheels bring their own CUDA libraries,
+    so the base only has to be of the same CUDA major and ask no more of the host than the plan's
+    `require_cuda`: the newest such base wins (cu128 runs on the 12.6 base)."""
     from dldoctor import knowledge
 
     kind = "cuda" if variant.startswith("cuda") else "rocm" if variant.startswith("rocm") else "cpu"
-    accelerator = variant.removeprefix("cuda").removeprefix("rocm") if kind != "cpu" else None
-    return [r for r in knowledge.table("base_images").rows if r.get("kind") == kind and r.get("accelerator") == accelerator]
+    rows = [r for r in knowledge.table("base_images").rows if r.get("kind") == kind]
+    if kind != "cuda":
+        accelerator = variant.removeprefix("rocm") if kind == "rocm" else None
+        return [r for r in rows if r.get("accelerator") == accelerator]
+    ceiling = _version_key(require_cuda or variant.removeprefix("cuda"))
+    fitting = [r for r in rows if _version_key(str(r.get("accelerator")))[:1] == ceiling[:1]
+               and _version_key(str(r.get("accelerator"))) <= ceiling]
+    best = max((_version_key(str(r.get("accelerator"))) for r in fitting), default=None)
+    return [r for r in fitting if _version_key(str(r.get("accelerator"))) == best]
 
 
-def base_image_pythons(variant: str) -> list[str]:
+def _version_key(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".") if p.isdigit())
+
+
+def base_image_pythons(variant: str, require_cuda: str | None = None) -> list[str]:
     """The Python versions the known runtime base images of `variant` offer, oldest first."""
-    return sorted({p for r in _base_rows(variant) for p in r.get("pythons", ())},
-                  key=lambda v: tuple(int(x) for x in v.split(".")))
+    return sorted({p for r in _base_rows(variant, require_cuda) for p in r.get("pythons", ())}, key=_version_key)
 
 
 def choose_base_image(plan: Plan) -> BaseImage:
@@ -84,7 +97,7 @@ def choose_base_image(plan: Plan) -> BaseImage:
     if override:
         image, _, digest = str(override).partition("@")
         return BaseImage(str(override) if digest else image, digest or None, (plan.python,), None, DEFAULT_GLIBC, False)
-    rows = _base_rows(plan.variant)
+    rows = _base_rows(plan.variant, plan.require_cuda)
     if not rows:
         raise UsageError(f"dldoctor knows no runtime base image for {plan.variant}: pass --base-image IMAGE "
                          f"(an image with python{plan.python}, or Debian/Ubuntu where apt installs it)")
@@ -174,11 +187,10 @@ def _python_setup(plan: Plan, base: BaseImage) -> str:
     )
 
 
-def _accelerator_env(plan: Plan) -> str:
+def accelerator_env(plan: Plan) -> str:
+    """The ENV lines the NVIDIA container toolkit reads: GPUs, driver parts and the CUDA the host must have."""
     if plan.kind != "cuda" or not (plan.require_cuda or plan.cuda_version):
         return ""
-    # The nvidia container toolkit reads these: which GPUs and driver parts to mount, and
-    # which CUDA the driver must support (it refuses to start the container otherwise).
     return (" \\\n    NVIDIA_VISIBLE_DEVICES=all \\\n    NVIDIA_DRIVER_CAPABILITIES=compute,utility \\\n"
             f'    NVIDIA_REQUIRE_CUDA="{nvidia_require_cuda(plan.require_cuda or plan.cuda_version or "")}"')
 
@@ -202,7 +214,7 @@ def render_dockerfile(plan: Plan, base: BaseImage, *, lock_sha256: str, tag: str
         "pip_platforms": " ".join(f"--platform {p}" for p in pip_platforms), "tag": tag,
         "activate": activate_line(plan.kind, tag),
         "base_image": base.reference, "python_setup": _python_setup(plan, base),
-        "accelerator_env": _accelerator_env(plan),
+        "accelerator_env": accelerator_env(plan),
         "labels": " \\\n      ".join(f"{k}={_quote(v)}" for k, v in labels.items()),
     }
 

@@ -177,13 +177,13 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
          "the newest release dldoctor knows"),
         (variant, why),
     ]
-    python, python_why = _python_for(request, variant)
+    require_cuda = choice.require_cuda if choice is not None else (variant.removeprefix("cuda") if
+                                                                   variant.startswith("cuda") else None)
+    python, python_why = _python_for(request, variant, require_cuda)
     reasons.insert(1, (f"Python {python}", python_why))
     platforms = request.platforms or (default_platform(facts),)
     reasons.append((", ".join(platforms), "as requested" if request.platforms else "this machine's platform"))
     prefix = request.prefix or default_prefix(framework, request.backend)
-    require_cuda = choice.require_cuda if choice is not None else (variant.removeprefix("cuda") if
-                                                                   variant.startswith("cuda") else None)
     return Plan(
         framework=framework, version=release, python=python, variant=variant, backend=request.backend,
         platforms=tuple(platforms), channel=request.channel, index_url=request.index_url,
@@ -197,14 +197,14 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
 DEFAULT_PYTHON = "3.11"
 
 
-def _python_for(request: SetupRequest, variant: str) -> tuple[str, str]:
+def _python_for(request: SetupRequest, variant: str, require_cuda: str | None) -> tuple[str, str]:
     """The Python version and why: as asked; for an image, one its runtime base has; else the default."""
     if request.python:
         return request.python, "as requested"
     if request.backend == "docker" and not request.options.get("base_image"):
         from dldoctor.setup.docker_render import base_image_pythons
 
-        offered = base_image_pythons(variant)
+        offered = base_image_pythons(variant, require_cuda)
         if offered and DEFAULT_PYTHON not in offered:
             return offered[-1], f"the Python of the {variant} runtime base image (it offers {', '.join(offered)})"
     return DEFAULT_PYTHON, "a version every recent release supports"

@@ -41,7 +41,7 @@ def _fit(target: Target, release: str) -> tuple[str | None, str | None, str | No
     if tier is None:
         floor = knowledge.min_driver(need.cuda, "minor", target.driver_os) or \
             knowledge.min_driver(need.cuda, "full", target.driver_os)
-        return need.cuda, None, f"needs CUDA {need.cuda} (driver >= {floor}), {target.describe_driver()}"
+        return need.cuda, None, f"needs CUDA {need.cuda}, a driver >= {floor}"
     return need.cuda, tier, None
 
 
