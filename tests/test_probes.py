@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from dldoctor.machine import Machine, UserInfo
+from dldoctor.machine import Machine, UserInfo, load_nvml_bindings
 from dldoctor.probes import Notes
 from dldoctor.probes.nvidia import probe_nvidia
 from dldoctor.probes.toolkits import probe_cuda_toolkits
 from dldoctor.runner import Runner
 from dldoctor.snapshot import SCHEMA, SECTIONS, redact_snapshot, take_snapshot
-from tests.fake_nvml import FakeNvml
+from tests import fake_libnvml
 from tests.make_scenarios import SCENARIOS as GENERATED
 from tests.simulate import SCENARIOS, load_machine, scenario_names
 
@@ -468,7 +468,9 @@ def test_libcuda_child_process_reads_the_driver_version(tmp_path: Path) -> None:
     env = {"PATH": str(empty)}  # no nvidia-smi: only libcuda can give the CUDA version
     machine = Machine(root=root, env=env, runner=Runner(env=env, default_timeout_s=20.0), system="Linux",
                       arch="x86_64", glibc=None, hostname="h", user=UserInfo("u", 1000, (1000,), "/home/u"),
-                      own_python=sys.executable, load_nvml=lambda: FakeNvml({"init_error": "LibRmVersionMismatch"}))
+                      own_python=sys.executable,
+                      load_nvml=lambda: load_nvml_bindings(fake_libnvml.install({"init_error": "LibRmVersionMismatch"},
+                                                                                tmp_path / "nvml")))
     notes = Notes()
     nv = probe_nvidia(machine, notes)
     assert notes.failures == []
