@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from dldoctor import __version__
-from dldoctor.errors import DldoctorError, ExitCode, InputError
+from dldoctor.errors import DldoctorError, ExitCode, InputError, UsageError
 
 app = typer.Typer(
     name="dldoctor",
@@ -94,11 +94,13 @@ def _check_python_option(python: str | None) -> str | None:
 def _machine(timeout: float) -> Any:
     from dldoctor.machine import Machine
 
-    if timeout <= 0:
-        raise InputError("--timeout must be a positive number of seconds")
+    if not (0 < timeout <= MAX_TIMEOUT_S):  # also refuses nan
+        raise UsageError(f"--timeout {timeout}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
     return Machine.this_one(timeout_s=timeout)
 
 
+#: The longest --timeout accepted (a day): inf, 1e309 and nan are usage errors, not a crash.
+MAX_TIMEOUT_S = 86400.0
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds each external command may take.")]
 PythonOpt = Annotated[
     Optional[str],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
@@ -131,14 +133,14 @@ def snapshot(
     timeout: TimeoutOpt = 5.0,
 ) -> None:
     """Print the facts of this machine as one JSON document (schema dldoctor.snapshot/1)."""
-    from dldoctor.output import to_json, write_atomic
+    from dldoctor.output import to_json, write_output
 
     doc = _snapshot(python, deep, redact, timeout)
     text = to_json(doc)
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.write(text)
     else:
-        write_atomic(output, text)
+        write_output(output, text)
         _say(f"snapshot written to {output}")
     for failure in doc["probe_failures"]:
         if STATE.verbose:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +21,15 @@ def to_json(doc: Any) -> str:
 def write_atomic(path: Path, text: str, *, make_parents: bool = False) -> None:
     """Write `text` to `path` so that readers see the old file or the whole new one, never half.
 
-    A temporary file beside it, then a rename; on any failure (Ctrl-C included)
-    the temporary file is removed and the old file is left as it was.
+    A temporary file made with `mkstemp` (O_EXCL, so no planted name or link is
+    followed) beside it, then a rename; on any failure (Ctrl-C included) the
+    temporary file is removed and the old file is left as it was. A symbolic
+    link at `path` is refused: root must not write wherever a link points.
     """
     import tempfile
 
     directory = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a directory")
+    mode = _existing_mode(path)
     try:
         if make_parents:
             directory.mkdir(parents=True, exist_ok=True)
@@ -34,6 +39,7 @@ def write_atomic(path: Path, text: str, *, make_parents: bool = False) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
@@ -42,6 +48,100 @@ def write_atomic(path: Path, text: str, *, make_parents: bool = False) -> None:
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+def _existing_mode(path: Path) -> int:
+    """The mode the new file gets: the old file's, or what the umask allows; refuses links and non-files."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise OutputError(f"refusing to write {path}: it is a symbolic link (remove it, or pass another path)")
+    if stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"cannot write {path}: it is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputError(f"refusing to write {path}: it is not a regular file")
+    return stat.S_IMODE(st.st_mode)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a result where the user asked: `-` is standard output; a device, FIFO or a link to one
+    (/dev/null, /dev/stdout) is written to, never replaced; a regular file is replaced atomically."""
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        st = os.stat(path)  # follows links: /dev/stdout -> /proc/self/fd/1 -> a pipe
+        linked = os.path.islink(path)
+    except FileNotFoundError:
+        st, linked = None, False
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"cannot write {path}: it is a directory")
+    if st is None or (stat.S_ISREG(st.st_mode) and not linked):
+        write_atomic(path, text)
+        return
+    try:
+        # O_NONBLOCK only for the open (a FIFO without a reader fails with ENXIO instead of hanging).
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | (os.O_TRUNC if stat.S_ISREG(st.st_mode) else 0)
+                     | (os.O_NONBLOCK if stat.S_ISFIFO(st.st_mode) else 0))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OutputError(f"cannot write {path}: it is a FIFO with no reader") from None
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_owned(path: Path, text: str, *, ours: Callable[[str], bool], make_parents: bool = False) -> bool:
+    """Write a file dldoctor generates, refusing to replace one that is not its own (or was edited since).
+
+    `ours(old_text)` says whether the file on disk is what dldoctor wrote; an
+    identical file is left alone (so its mtime means something). Returns
+    whether the file was written.
+    """
+    _existing_mode(path)  # refuses a link, a directory or a device before anything is read through it
+    try:
+        old = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+    except OSError as exc:
+        raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if old == text:
+        return False
+    if old is not None and not ours(old):
+        raise OutputError(f"{path} exists and was not written by dldoctor or was edited since: "
+                          "move it, or pass --out DIR")
+    write_atomic(path, text, make_parents=make_parents)
+    return True
+
+
+#: The last line of generated files whose first line cannot carry a mark: the sha256 of everything above it.
+STAMP_PREFIX = "# dldoctor-sha256: "
+
+
+def stamped(text: str) -> str:
+    """`text` with a last line holding its sha256, so an edit by hand can be told from dldoctor's own."""
+    import hashlib
+
+    body = text if text.endswith("\n") else text + "\n"
+    return f"{body}{STAMP_PREFIX}{hashlib.sha256(body.encode()).hexdigest()}\n"
+
+
+def is_stamped(text: str) -> bool:
+    """True when `text` ends with dldoctor's stamp and nothing above it changed."""
+    import hashlib
+
+    body, sep, last = text.rstrip("\n").rpartition("\n")
+    if not sep or not last.startswith(STAMP_PREFIX):
+        return False
+    return hashlib.sha256((body + "\n").encode()).hexdigest() == last[len(STAMP_PREFIX):].strip()
 
 
 def sha256_file(path: Path) -> str:

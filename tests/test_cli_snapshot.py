@@ -65,7 +65,7 @@ def test_unknown_option_and_bad_values() -> None:
     assert_one_line_error(dld("snapshot", "--bogus"), ExitCode.USAGE)
     assert_one_line_error(dld("frobnicate"), ExitCode.USAGE)
     assert_one_line_error(dld("snapshot", "--timeout", "abc"), ExitCode.USAGE)
-    assert_one_line_error(dld("snapshot", "--timeout", "0"), ExitCode.INPUT)
+    assert_one_line_error(dld("snapshot", "--timeout", "0"), ExitCode.USAGE)
 
 
 def test_python_option_must_be_an_interpreter(tmp_path: Path) -> None:

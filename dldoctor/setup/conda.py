@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dldoctor.errors import NoAcceleratorError, OutputError, TargetError
+from dldoctor.output import write_atomic
 from dldoctor.runner import Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
 from dldoctor.setup.conda_install import cache_root, install_from_lock
@@ -61,10 +62,7 @@ class CondaBackend:
             old = path.read_text() if path.is_file() else None
             self._previous_spec[path] = old
             if old != text:
-                plan.out_dir.mkdir(parents=True, exist_ok=True)
-                staging = path.with_name(f".{path.name}.tmp")
-                staging.write_text(text)
-                staging.replace(path)
+                write_atomic(path, text, make_parents=True)  # mkstemp beside it, a link at the path refused
                 progress(f"wrote {path}")
             else:
                 progress(f"{path} is unchanged")
@@ -103,8 +101,8 @@ class CondaBackend:
             if old is None:
                 path.unlink(missing_ok=True)
             else:
-                path.write_text(old)
-        except OSError:
+                write_atomic(path, old)
+        except (OSError, OutputError):
             pass  # the lock's own error is the one to report
 
     def install(self, plan: Plan, lock: LockResult, progress: Progress) -> InstallResult:

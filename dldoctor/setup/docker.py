@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dldoctor.errors import OutputError
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
 from dldoctor.setup.docker_render import (
     PLATFORMS,
@@ -38,21 +37,10 @@ def lock_plan(plan: Plan, base: BaseImage) -> Plan:
 
 
 def write_dockerfile(path: Path, text: str) -> None:
-    """Write the Dockerfile, refusing to replace one that dldoctor did not write."""
-    try:
-        if path.is_file():
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                first = handle.readline()
-            if not first.startswith(RENDERED_MARK):
-                raise OutputError(f"{path} exists and was not written by dldoctor: move it, or pass --out DIR")
-            if path.read_text(encoding="utf-8") == text:
-                return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    """Write the Dockerfile, refusing to replace one that dldoctor did not write (or a link)."""
+    from dldoctor.output import write_owned
+
+    write_owned(path, text, ours=lambda old: old.startswith(RENDERED_MARK), make_parents=True)
 
 
 class DockerBackend:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError, UsageError
+from dldoctor.output import is_stamped, stamped, write_owned
 from dldoctor.runner import CommandResult, Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
 from dldoctor.setup.plan import Plan
@@ -96,9 +97,9 @@ class VenvBackend:
     def write_spec(self, plan: Plan, progress: Progress) -> SpecResult:
         """requirements.in: the requirement and the sources, readable, written whole."""
         path = plan.out_dir / SPEC_NAME
-        text = render_spec(plan, requirement_lines(plan), plan_sources(plan, self.torch_index))
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            write_atomic(path, text)
+        text = stamped(render_spec(plan, requirement_lines(plan), plan_sources(plan, self.torch_index)))
+        # Never over a file edited by hand (its stamp no longer matches) nor through a link.
+        write_owned(path, text, ours=is_stamped, make_parents=True)
         progress(f"spec: {path}")
         gpus = [f"sm_{c.replace('.', '')}" for c in plan.capabilities] + list(plan.gfx_targets)
         if plan.kind == "cpu" and gpus:
