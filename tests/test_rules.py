@@ -353,3 +353,28 @@ def test_framework_focus_keeps_only_that_framework(h100: dict[str, Any]) -> None
     report = diagnose(h100, framework="pytorch")
     assert "frameworks.retired" not in ids(report)
     assert [r.framework for r in report.recommendations] == ["pytorch"] or not report.recommendations
+
+
+# --- old builds are not called healthy ---------------------------------------------------------
+
+
+def _old_torch(tmp_path: Path, version: str, cuda: str, cc: str) -> Report:
+    snap = snapshot_of("rtx5090-sm120-torch-cu124", tmp_path)
+    snap["nvidia"]["gpus"][0]["compute_capability"] = cc
+    torch = snap["frameworks"]["installed"][0]
+    torch.update(version=version, cuda_version=cuda, cudnn_version=None, variant_source="torch/version.py")
+    return diagnose(snap)
+
+
+def test_torch_1_8_cu102_on_an_rtx_3090_is_an_error(tmp_path: Path) -> None:
+    # torch 1.8.0 from PyPI bundles CUDA 10.2, which cannot compile for sm_86
+    report = _old_torch(tmp_path, "1.8.0", "10.2", "8.6")
+    assert ids(report, Severity.ERROR) == {"frameworks.capability-not-compiled": "error"}
+    assert "frameworks.will-use-gpu" not in ids(report)
+
+
+def test_a_build_with_an_unknown_arch_list_is_not_called_healthy(tmp_path: Path) -> None:
+    # no arch row for a cu125 build: say so, never "will use the GPU"
+    report = _old_torch(tmp_path, "2.4.0+cu125", "12.5", "8.6")
+    assert ids(report).get("frameworks.cannot-verify-build") == "warning"
+    assert "frameworks.will-use-gpu" not in ids(report)
