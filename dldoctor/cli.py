@@ -129,7 +129,8 @@ def snapshot(
     ] = None,
     python: PythonOpt = None,
     deep: Annotated[bool, typer.Option("--deep", help="Also import each framework in a child process.")] = False,
-    redact: Annotated[bool, typer.Option("--redact", help="Remove host/user names, serials and UUIDs.")] = False,
+    redact: Annotated[bool, typer.Option("--redact", help="Remove host/user names, serials, UUIDs and the IP "
+                                                          "addresses in error text.")] = False,
     timeout: TimeoutOpt = 5.0,
 ) -> None:
     """Print the facts of this machine as one JSON document (schema dldoctor.snapshot/1)."""
@@ -176,6 +177,8 @@ def check(
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on warnings too.")] = False,
     python: PythonOpt = None,
     deep: Annotated[bool, typer.Option("--deep", help="Also import each framework in a child process.")] = False,
+    redact: Annotated[bool, typer.Option("--redact", help="Remove host/user names, serials, UUIDs and IP "
+                                                          "addresses from the report (--json embeds the snapshot).")] = False,
     timeout: TimeoutOpt = 5.0,
 ) -> int:
     """Diagnose this machine: what is wrong, why, and the commands that fix it."""
@@ -192,8 +195,12 @@ def check(
         if python is not None or deep:
             raise InputError("--python and --deep inspect this machine; they cannot be used with --snapshot")
         doc = load_snapshot(snapshot_file)
+        if redact:
+            from dldoctor.snapshot import redact_snapshot
+
+            doc = redact_snapshot(doc)
     else:
-        doc = _snapshot(python, deep, False, timeout)
+        doc = _snapshot(python, deep, redact, timeout)
     report = diagnose(doc, framework=framework, only=only, ignore=ignore)
     if json_out:
         from dldoctor.output import to_json

@@ -111,16 +111,46 @@ def take_snapshot(
         **sections,
         "probe_failures": [f.to_json() for f in sorted(notes.failures, key=lambda f: f.probe)],
     }
+    doc = strip_credentials(doc)  # never recorded, redacted or not
     return redact_snapshot(doc) if redact else doc
 
 
 # --- redaction ---------------------------------------------------------------
 
+#: The userinfo of a URL (`https://user:token@host/...`): up to the last `@` before the path.
+_URL_USERINFO_RE = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@]+(?:@[^\s/?#@]*)*@")
+_IPV4_RE = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]|\.\d)")
+_IPV6_RE = re.compile(r"(?<![\w:])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}"
+                      r"|(?:[0-9a-fA-F]{1,4}:){0,6}[0-9a-fA-F]{0,4}::(?:[0-9a-fA-F]{1,4}:){0,6}[0-9a-fA-F]{1,4})(?![\w:])")
+#: Keys whose text is an error message: --redact also removes the IP addresses in them.
+_ERROR_KEYS = frozenset({"error", "errors", "message", "nvml_error", "stderr", "detail"})
+
+
+def url_without_credentials(text: str) -> str:
+    """`text` with the user and password of every URL in it replaced by `<credentials>`."""
+    return _URL_USERINFO_RE.sub(r"\1<credentials>@", text) if "@" in text else text
+
+
+def strip_credentials(value: Any) -> Any:
+    """Every string in `value` without URL credentials (PIP_INDEX_URL=https://user:token@host/...)."""
+    if isinstance(value, str):
+        return url_without_credentials(value)
+    if isinstance(value, dict):
+        return {k: strip_credentials(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_credentials(v) for v in value]
+    return value
+
+
+def without_ip_addresses(text: str) -> str:
+    return _IPV6_RE.sub("<ip>", _IPV4_RE.sub("<ip>", text))
+
 _UUID_RE = re.compile(r"\b(?:GPU-|MIG-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 
 
 def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
-    """Remove host names, user names, serial numbers and UUIDs, so the snapshot can go into a bug report.
+    """Remove host names, user names, serial numbers, UUIDs, URL credentials and the IP addresses in
+    error text, so the snapshot can go into a bug report.
 
     Each distinct UUID becomes a stable placeholder, so a reader can still tell
     the GPUs apart.
@@ -150,15 +180,17 @@ def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
                 text = re.sub(rf"(?<=/){re.escape(secret)}(?=/|$)", placeholder, text)
         return text
 
-    def walk(value: Any, key: str = "") -> Any:
+    def walk(value: Any, key: str = "", error: bool = False) -> Any:
         if key in ("serial", "product_serial", "board_serial", "product_uuid"):
             return "<redacted>"
+        error = error or key in _ERROR_KEYS
         if isinstance(value, dict):
-            return {k: walk(v, k) for k, v in value.items()}
+            return {k: walk(v, k, error) for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v) for v in value]
+            return [walk(v, "", error) for v in value]
         if isinstance(value, str):
-            return scrub_text(value)
+            text = scrub_text(url_without_credentials(value))
+            return without_ip_addresses(text) if error else text
         return value
 
     redacted: dict[str, Any] = walk(doc)

@@ -6,6 +6,7 @@ their own in a private mount namespace or under tmp_path, never in the real /dev
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -214,3 +215,54 @@ def test_conda_spec_never_follows_a_planted_link(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["inf", "1e309", "nan", "-1", "0", "-inf"])
 def test_timeout_out_of_range_is_a_usage_error(value: str) -> None:
     one_line_error(dld("snapshot", f"--timeout={value}"), ExitCode.USAGE)
+
+
+# ---- 2. secrets: URL credentials never recorded; --redact also removes IP addresses from error text --------
+
+CREDENTIAL_ENV = {
+    "PIP_INDEX_URL": "https://alice:s3cr3t-pw@pypi.corp.example/simple",
+    "PIP_EXTRA_INDEX_URL": "https://__token__:tok-XYZZY@download.pytorch.org/whl/cu126",
+    "UV_INDEX_URL": "https://only-a-token-QWERTY@uv.example/simple",
+}
+SECRETS = ("alice", "s3cr3t-pw", "tok-XYZZY", "only-a-token-QWERTY")
+
+
+@pytest.mark.parametrize("args", [("snapshot",), ("snapshot", "--redact"), ("check", "--json"),
+                                  ("check", "--json", "--redact")])
+def test_url_credentials_are_never_recorded(args: tuple[str, ...]) -> None:
+    proc = dld(*args, "--timeout", "2", env=CREDENTIAL_ENV)
+    assert proc.returncode in (0, 1), proc.stderr
+    for secret in SECRETS:
+        assert secret not in proc.stdout and secret not in proc.stderr, (args, secret)
+    assert "https://<credentials>@pypi.corp.example/simple" in proc.stdout
+    assert "uv.example/simple" in proc.stdout
+
+
+def test_redact_removes_ip_addresses_from_error_text() -> None:
+    from dldoctor.snapshot import redact_snapshot
+
+    doc = {
+        "schema": "dldoctor.snapshot/1", "host": {"hostname": "box", "user": "bob"},
+        "docker": {"error": "Cannot connect to tcp://10.1.2.3:2375 or [2001:db8::7]:2376",
+                   "server": {"version": "27.1.1"}},
+        "probe_failures": [{"probe": "docker", "error": "dial tcp 192.168.7.40:443: i/o timeout"}],
+        "frameworks": {"cudnn": "9.1.0.70"},
+    }
+    out = json.dumps(redact_snapshot(doc))
+    for ip in ("10.1.2.3", "2001:db8::7", "192.168.7.40"):
+        assert ip not in out
+    assert "<ip>:2375" in out and "9.1.0.70" in out and "27.1.1" in out
+
+
+def test_check_redact_on_a_snapshot_file(tmp_path: Path) -> None:
+    snap = dld("snapshot", "--timeout", "2")
+    doc = json.loads(snap.stdout)
+    hostname = doc["host"].get("hostname")
+    path = tmp_path / "s.json"
+    path.write_text(snap.stdout)
+    proc = dld("check", "--json", "--redact", "--snapshot", str(path))
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["snapshot"]["redacted"] is True
+    if hostname and len(hostname) >= 3:
+        assert hostname not in proc.stdout
