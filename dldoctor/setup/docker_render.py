@@ -16,6 +16,7 @@ from typing import Any
 
 from dldoctor import __version__
 from dldoctor.errors import InputError, UsageError
+from dldoctor.setup.base_images import base_rows
 from dldoctor.setup.plan import Plan
 
 #: The template folder (readable, `docker/` in the source tree); $DLDOCTOR_DOCKER_TEMPLATES overrides it.
@@ -64,40 +65,13 @@ def docker_platform(plan: Plan, engine_arch: str | None = None) -> str:
     return platform
 
 
-def _base_rows(variant: str, require_cuda: str | None = None) -> list[dict[str, Any]]:
-    """The runtime base images for `variant`. CUDA: the framework's wheels bring their own CUDA libraries,
-    so the base only has to be of the same CUDA major and ask no more of the host than the plan's
-    `require_cuda`: the newest such base wins (cu128 runs on the 12.6 base)."""
-    from dldoctor import knowledge
-
-    kind = "cuda" if variant.startswith("cuda") else "rocm" if variant.startswith("rocm") else "cpu"
-    rows = [r for r in knowledge.table("base_images").rows if r.get("kind") == kind]
-    if kind != "cuda":
-        accelerator = variant.removeprefix("rocm") if kind == "rocm" else None
-        return [r for r in rows if r.get("accelerator") == accelerator]
-    ceiling = _version_key(require_cuda or variant.removeprefix("cuda"))
-    fitting = [r for r in rows if _version_key(str(r.get("accelerator")))[:1] == ceiling[:1]
-               and _version_key(str(r.get("accelerator"))) <= ceiling]
-    best = max((_version_key(str(r.get("accelerator"))) for r in fitting), default=None)
-    return [r for r in fitting if _version_key(str(r.get("accelerator"))) == best]
-
-
-def _version_key(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split(".") if p.isdigit())
-
-
-def base_image_pythons(variant: str, require_cuda: str | None = None) -> list[str]:
-    """The Python versions the known runtime base images of `variant` offer, oldest first."""
-    return sorted({p for r in _base_rows(variant, require_cuda) for p in r.get("pythons", ())}, key=_version_key)
-
-
 def choose_base_image(plan: Plan) -> BaseImage:
     """The runtime base for the plan: `--base-image`, else the table's row for its kind, accelerator and Python."""
     override = plan.options.get("base_image")
     if override:
         image, _, digest = str(override).partition("@")
         return BaseImage(str(override) if digest else image, digest or None, (plan.python,), None, DEFAULT_GLIBC, False)
-    rows = _base_rows(plan.variant, plan.require_cuda)
+    rows = base_rows(plan.variant, plan.require_cuda)
     if not rows:
         raise UsageError(f"dldoctor knows no runtime base image for {plan.variant}: pass --base-image IMAGE "
                          f"(an image with python{plan.python}, or Debian/Ubuntu where apt installs it)")

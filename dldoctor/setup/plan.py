@@ -17,6 +17,7 @@ from typing import Any
 from dldoctor import variants
 from dldoctor.errors import UsageError
 from dldoctor.rules.facts import Facts
+from dldoctor.setup.base_images import base_image_pythons
 
 FRAMEWORKS = {"pytorch": "pytorch", "torch": "pytorch", "tensorflow": "tensorflow", "tf": "tensorflow", "jax": "jax"}
 BACKENDS = ("conda", "venv", "docker")
@@ -202,8 +203,6 @@ def _python_for(request: SetupRequest, variant: str, require_cuda: str | None) -
     if request.python:
         return request.python, "as requested"
     if request.backend == "docker" and not request.options.get("base_image"):
-        from dldoctor.setup.docker_render import base_image_pythons
-
         offered = base_image_pythons(variant, require_cuda)
         if offered and DEFAULT_PYTHON not in offered:
             return offered[-1], f"the Python of the {variant} runtime base image (it offers {', '.join(offered)})"
