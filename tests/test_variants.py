@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
 from dldoctor import knowledge, variants
+from dldoctor.errors import UsageError
 from dldoctor.rules.facts import Facts
 from dldoctor.setup.docker_render import accelerator_env, choose_base_image
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan
@@ -199,3 +201,14 @@ def test_rtx5090_image_gets_a_base_of_its_cuda_major(tmp_path: Path) -> None:
     # no 12.8 base is pinned: the newest 12.x base not newer than 12.8 carries the cu128 wheels
     assert choose_base_image(plan).image.startswith("nvidia/cuda:12.6")
     assert 'NVIDIA_REQUIRE_CUDA="cuda>=12.8"' in accelerator_env(plan)
+
+
+def test_an_old_release_gets_a_python_it_has_wheels_for() -> None:
+    facts = Facts({"host": {"os": "Linux", "arch": "x86_64"},
+                   "nvidia": {"driver_version": "440.33.01", "cuda_driver_version": "10.2",
+                              "gpus": [{"compute_capability": "7.5"}]}})
+    plan = make_plan(facts, SetupRequest(framework="pytorch", backend="venv"))
+    # CUDA 10.2's last PyTorch is 1.12, whose wheels stop at Python 3.10 (RELEASE.md)
+    assert (plan.version, plan.variant, plan.python) == ("1.12", "cuda10.2", "3.10")
+    with pytest.raises(UsageError, match="3.7 to 3.10"):
+        make_plan(facts, SetupRequest(framework="pytorch", backend="venv", python="3.11"))

@@ -23,6 +23,7 @@ __all__ = [
     "tensorflow_pip_cuda_releases",
     "tensorflow_releases",
     "tensorflow_windows_gpu",
+    "torch_python_range",
     "torch_releases",
         "parse_capability",
     "CloudRule",
@@ -237,6 +238,13 @@ def torch_release_variants(torch_version: str, include_experimental: bool = Fals
         for v in row["variants"]
     ]
     return [v for v in out if include_experimental or not v.experimental]
+
+
+def torch_python_range(torch_version: str) -> tuple[str, str] | None:
+    """The oldest and newest Python ("3.10", "3.14") PyTorch `torch_version` publishes wheels for; None when unknown."""
+    row = _torch_row(torch_version)
+    span = row.get("python") if row is not None else None
+    return (str(span[0]), str(span[1])) if isinstance(span, list) and len(span) == 2 else None
 
 
 def torch_releases() -> list[str]:

@@ -180,7 +180,7 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
     ]
     require_cuda = choice.require_cuda if choice is not None else (variant.removeprefix("cuda") if
                                                                    variant.startswith("cuda") else None)
-    python, python_why = _python_for(request, variant, require_cuda)
+    python, python_why = _python_for(request, framework, release or variants.newest(framework), variant, require_cuda)
     reasons.insert(1, (f"Python {python}", python_why))
     platforms = request.platforms or (default_platform(facts),)
     reasons.append((", ".join(platforms), "as requested" if request.platforms else "this machine's platform"))
@@ -198,12 +198,29 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
 DEFAULT_PYTHON = "3.11"
 
 
-def _python_for(request: SetupRequest, variant: str, require_cuda: str | None) -> tuple[str, str]:
-    """The Python version and why: as asked; for an image, one its runtime base has; else the default."""
+def _python_for(request: SetupRequest, framework: str, release: str | None, variant: str,
+                require_cuda: str | None) -> tuple[str, str]:
+    """The Python version and why: as asked; for an image, one its runtime base has; one the release
+    publishes wheels for; else the default."""
+    from dldoctor import knowledge
+
+    span = knowledge.torch_python_range(release) if framework == "pytorch" and release else None
     if request.python:
+        if span and not _within(request.python, span):
+            raise UsageError(f"--python {request.python}: PyTorch {release} publishes wheels for Python {span[0]} to "
+                             f"{span[1]} only")
         return request.python, "as requested"
     if request.backend == "docker" and not request.options.get("base_image"):
         offered = base_image_pythons(variant, require_cuda)
         if offered and DEFAULT_PYTHON not in offered:
             return offered[-1], f"the Python of the {variant} runtime base image (it offers {', '.join(offered)})"
+    if span and not _within(DEFAULT_PYTHON, span):
+        return span[1], f"the newest Python PyTorch {release} publishes wheels for ({span[0]} to {span[1]})"
     return DEFAULT_PYTHON, "a version every recent release supports"
+
+
+def _within(python: str, span: tuple[str, str]) -> bool:
+    def key(text: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in text.split(".") if p.isdigit())
+
+    return key(span[0]) <= key(python) <= key(span[1])
