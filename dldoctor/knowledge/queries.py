@@ -414,10 +414,11 @@ def tensorflow_releases() -> list[str]:
     return out
 
 
-def tensorflow_windows_gpu(tf_version: str) -> bool:
-    """Whether TensorFlow `tf_version` published a GPU build for native Windows."""
+def tensorflow_windows_gpu(tf_version: str) -> bool | None:
+    """Whether TensorFlow `tf_version` published a GPU build for native Windows (2.10 was the last);
+    None when the table has no row for it."""
     row = _tf_row(tf_version)
-    return bool(row and row.get("windows_native_gpu"))
+    return bool(row.get("windows_native_gpu")) if row is not None else None
 
 
 def tensorflow_pip_cuda_releases(releases: list[str]) -> list[str]:

@@ -287,25 +287,14 @@ def _tensorflow_build_info(machine: Machine, dist: InstalledDist) -> dict[str, A
 
 
 def _tensorflow_has_windows_gpu_build(version: str) -> bool:
-    """Whether TensorFlow `version` published a native-Windows GPU build (2.10 was the last), from the
-    knowledge base's tensorflow_cuda rows (`windows_native_gpu`); False when it does not say."""
+    """Whether TensorFlow `version` published a native-Windows GPU build (2.10 was the last); False when unknown."""
     from dldoctor import knowledge
     from dldoctor.errors import DldoctorError
 
-    wanted = re.match(r"(\d+)\.(\d+)", version)
-    if not wanted:
-        return False
-    key = (int(wanted.group(1)), int(wanted.group(2)))
     try:
-        rows = knowledge.table("tensorflow_cuda").rows
+        return knowledge.tensorflow_windows_gpu(version) is True
     except (DldoctorError, OSError):
         return False
-    for row in rows:
-        low = re.match(r"(\d+)\.(\d+)", str(row.get("tf_min", "")))
-        high = re.match(r"(\d+)\.(\d+)", str(row.get("tf_max", "")))
-        if low and high and (int(low.group(1)), int(low.group(2))) <= key <= (int(high.group(1)), int(high.group(2))):
-            return bool(row.get("windows_native_gpu", row.get("windows_gpu")))
-    return False
 
 
 def _jax_plugin(machine: Machine, dists: dict[str, InstalledDist]) -> dict[str, Any] | None:

@@ -87,26 +87,11 @@ def wsl_linux_driver_evidence(facts: Facts) -> list[str]:
 
 
 def tensorflow_windows_gpu(tf_version: str | None) -> bool | None:
-    """Whether TensorFlow `tf_version` has a native-Windows GPU build, from the tensorflow_cuda rows'
-    `windows_native_gpu`; None when the table does not say. (A helper here: no query answers it yet.)"""
+    """Whether TensorFlow `tf_version` has a native-Windows GPU build; None when the knowledge base does not say."""
     from dldoctor import knowledge
-    from dldoctor.errors import DldoctorError
+    from dldoctor.rules.compat import ask
 
-    wanted = re.match(r"(\d+)\.(\d+)", tf_version or "")
-    if not wanted:
-        return None
-    key = (int(wanted.group(1)), int(wanted.group(2)))
-    try:
-        rows = knowledge.table("tensorflow_cuda").rows
-    except (DldoctorError, OSError):
-        return None
-    for row in rows:
-        low = re.match(r"(\d+)\.(\d+)", str(row.get("tf_min", "")))
-        high = re.match(r"(\d+)\.(\d+)", str(row.get("tf_max", "")))
-        if low and high and (int(low.group(1)), int(low.group(2))) <= key <= (int(high.group(1)), int(high.group(2))):
-            value = row.get("windows_native_gpu", row.get("windows_gpu"))
-            return value if isinstance(value, bool) else None
-    return None
+    return ask(knowledge.tensorflow_windows_gpu, tf_version) if tf_version else None
 
 
 def windows_tensorflow_without_gpu(facts: Facts, fw: dict[str, Any]) -> bool:

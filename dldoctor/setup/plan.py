@@ -18,6 +18,7 @@ from dldoctor import variants
 from dldoctor.errors import UsageError
 from dldoctor.rules.facts import Facts
 from dldoctor.setup.base_images import base_image_pythons
+from dldoctor.variants.choice import variant_kind
 
 FRAMEWORKS = {"pytorch": "pytorch", "torch": "pytorch", "tensorflow": "tensorflow", "tf": "tensorflow", "jax": "jax"}
 BACKENDS = ("conda", "venv", "docker")
@@ -74,7 +75,7 @@ class Plan:
     @property
     def kind(self) -> str:
         """"cpu", "cuda" or "rocm"."""
-        return "cuda" if self.variant.startswith("cuda") else "rocm" if self.variant.startswith("rocm") else "cpu"
+        return variant_kind(self.variant)
 
     @property
     def cuda_version(self) -> str | None:

@@ -14,6 +14,11 @@ def index_tag(variant: str) -> str:
     return variant
 
 
+def variant_kind(variant: str) -> str:
+    """"cuda12.8" -> "cuda", "rocm7.2" -> "rocm", anything else "cpu"."""
+    return "cuda" if variant.startswith("cuda") else "rocm" if variant.startswith("rocm") else "cpu"
+
+
 def setup_variant(tag: str) -> str:
     """"cu128" -> "cuda12.8", "cuda13" -> "cuda13.0"; "rocm7.2" and "cpu" stay (what `setup --variant` takes)."""
     text = tag.strip().lower()
@@ -48,7 +53,7 @@ class Choice:
     @property
     def kind(self) -> str:
         """"cuda", "rocm" or "cpu"."""
-        return "cuda" if self.variant.startswith("cuda") else "rocm" if self.variant.startswith("rocm") else "cpu"
+        return variant_kind(self.variant)
 
     @property
     def cuda(self) -> str | None:
