@@ -84,7 +84,11 @@ def _check_python_option(python: str | None) -> str | None:
     if python is None:
         return None
     path = Path(python)
-    if not path.exists():
+    try:
+        exists = bool(python) and path.exists()
+    except OSError as exc:  # a 100 kB argument: ENAMETOOLONG
+        raise InputError(f"--python {python[:200]}: {exc.strerror or exc}") from None
+    if not exists:
         raise InputError(f"--python {python}: no such file")
     if path.is_dir() or not os.access(path, os.X_OK):
         raise InputError(f"--python {python} is not an executable interpreter")
@@ -424,6 +428,35 @@ def _global_flags_first(argv: list[str]) -> list[str]:
         is_flag = arg in _GLOBAL_FLAGS or (arg.startswith("-v") and set(arg[1:]) == {"v"})
         (head if is_flag else tail).append(arg)
     return head + tail
+
+
+@app.command()
+def triage(
+    source: Annotated[str, typer.Argument(help="A file with the pasted report, or - for standard input.")] = "-",
+    json_out: Annotated[bool, typer.Option("--json", help="Print as JSON (schema dldoctor.triage/1).")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text or markdown (a reply ready to paste).")] = "text",
+    framework: Annotated[
+        Optional[str],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--framework", help="Focus on one framework: pytorch, tensorflow or jax."),
+    ] = None,
+) -> int:
+    """Diagnose a machine from pasted text: collect_env, nvidia-smi, pip list, error messages."""
+    from dldoctor.errors import UsageError
+    from dldoctor.triage import read_text
+    from dldoctor.triage import triage as run_triage
+    from dldoctor.triage.render import render
+
+    if fmt not in ("text", "markdown"):
+        raise UsageError(f"--format: {fmt!r} is not text or markdown")
+    stdin = sys.stdin.buffer.read(10 * 1024 * 1024 + 1) if source == "-" else None
+    result = run_triage(read_text(source, stdin), framework=framework)
+    if json_out:
+        from dldoctor.output import to_json
+
+        sys.stdout.write(to_json(result.to_json()))
+    else:
+        sys.stdout.write(render(result, fmt))
+    return int(ExitCode.FINDINGS if result.status == "error" else ExitCode.OK)
 
 
 def main() -> None:
