@@ -138,7 +138,11 @@ def _missing(parsed: Parsed, snapshot: dict[str, Any], report: Report, cause: Fi
     amd = snapshot.get("amd") or {}
     installed = (snapshot.get("frameworks") or {}).get("installed") or []
     nvidia_side = nvidia.get("present") or not amd.get("present")
-    if nvidia_side and not nvidia.get("driver_version") and not (cause and cause.id in (
+    if cause is not None and cause.id == "driver.library-mismatch":
+        if not nvidia.get("kernel_module_version"):
+            out.append("the loaded kernel module's version is not in the report: ask for "
+                       "`cat /proc/driver/nvidia/version` (nvidia-smi cannot answer while they differ)")
+    elif nvidia_side and not nvidia.get("driver_version") and not (cause and cause.id in (
             "driver.not-installed", "driver.not-loaded")):
         out.append("the driver version is not in the report: ask for `nvidia-smi`")
     if nvidia_side and not any(g.get("name") for g in nvidia.get("gpus") or []) and not amd.get("present"):
@@ -164,8 +168,9 @@ def _missing(parsed: Parsed, snapshot: dict[str, Any], report: Report, cause: Fi
 
 def triage(text: str, *, framework: str | None = None) -> Triage:
     """Read `text` (one pasted output or a whole issue body) and diagnose the machine it describes."""
-    parsed = parse(text)
-    evidence = _refine(find_evidence(text), parsed)
+    lines = list(unwrap(text))
+    parsed = parse(text, lines)
+    evidence = _refine(find_evidence(text, lines), parsed)
     causes = {e.cause for e in evidence}
     machine = to_machine(parsed, causes, text.lower())
     snapshot = build_snapshot(machine, parsed.facts)
@@ -180,7 +185,7 @@ def triage(text: str, *, framework: str | None = None) -> Triage:
     report = Report(snapshot=report.snapshot, findings=tuple(findings), recommendations=report.recommendations)
     cause = _choose(report, evidence)
     used = parsed.used_lines | {e.line for e in evidence}
-    skipped = _ranges([n for n, _ in unwrap(text) if n not in used])
+    skipped = _ranges([n for n, _ in lines if n not in used])
     return Triage(parsed, evidence, snapshot, report, cause, _missing(parsed, snapshot, report, cause), skipped)
 
 

@@ -93,18 +93,18 @@ PATTERNS: tuple[_Pattern, ...] = (
        "cuda.visible-devices-invalid", "CUDA_VISIBLE_DEVICES names GPUs that do not exist"),
 )
 
-def find_evidence(text: str) -> list[Evidence]:
-    """Every line that states a cause, one per (cause, line)."""
+def find_evidence(text: str, lines: list[tuple[int, str]] | None = None) -> list[Evidence]:
+    """Every line that states a cause, one cause per line (`lines`: the text's `unwrap`, when already made)."""
     lower_text = text.lower()
     found: list[Evidence] = []
-    seen: set[tuple[str, int]] = set()
-    for number, line in unwrap(text):
+    seen: set[int] = set()
+    for number, line in lines if lines is not None else unwrap(text):
         lower = line.lower()
         for item in PATTERNS:
             if item.needle not in lower or not item.pattern.search(line):
                 continue
             cause = next((c for word, c in item.contexts if word in lower_text), item.cause)
-            if (cause, number) not in seen and not any(e.line == number for e in found):
-                seen.add((cause, number))
+            if number not in seen:
+                seen.add(number)
                 found.append(Evidence(cause, number, line.strip()[:300], item.meaning))
     return found

@@ -48,7 +48,6 @@ class Parsed:
         return [f for f in self.facts if f.key == key]
 
 
-_FENCE = re.compile(r"^\s*(```|~~~)")
 _TAG = re.compile(r"</?(?:details|summary|pre|code|br|p|b|i|sub|sup|div|span)\b[^>]*>", re.IGNORECASE)
 _QUOTE = re.compile(r"^\s*(?:>\s?)+")
 
@@ -56,14 +55,17 @@ _QUOTE = re.compile(r"^\s*(?:>\s?)+")
 def unwrap(text: str) -> Iterator[tuple[int, str]]:
     """The text's lines without markdown wrapping (fences, <details>, quotes), numbered from 1."""
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.replace("\t", "    ")
-        if _FENCE.match(line):
+        line = raw.replace("\t", "    ") if "\t" in raw else raw
+        head = line.lstrip()
+        if not head:
+            continue
+        if head.startswith(("```", "~~~")):
             continue
         if "<" in line:
             line = _TAG.sub("", line)
         if "&" in line:
             line = html.unescape(line)
-        if line.lstrip().startswith(">"):
+        if head.startswith(">"):
             line = _QUOTE.sub("", line)
         line = line.rstrip()
         if line.strip():
@@ -245,6 +247,17 @@ PARSERS: list[tuple[str, re.Pattern[str], Handler]] = [
      _set("kernel_module", "/proc/driver/nvidia/version")),
     # rocminfo / rocm-smi
     ("gfx", re.compile(r"^\s*Name:\s+(gfx[0-9a-f]+)\s*$"), _rocm_gfx),
+    # jax.print_environment_info()
+    ("jax", re.compile(r"^\s*(?P<name>jax|jaxlib):\s+(?P<version>\d[\w.+]*)\s*$"), _package("jax.print_environment_info")),
+    # tf.sysconfig.get_build_info()
+    ("'cuda_version'", re.compile(r"'cuda_version',\s*'([\d.]+)'"), _set("tf_cuda", "tf build info")),
+    ("'cudnn_version'", re.compile(r"'cudnn_version',\s*'([\d.]+)'"), _set("tf_cudnn", "tf build info")),
+    # rocminfo
+    ("Marketing Name", re.compile(r"^\s*Marketing Name:\s+((?:AMD )?(?:Radeon|Instinct)\b.*?)\s*$"),
+     _set("amd_gpu", "rocminfo")),
+    # lspci | grep -i nvidia
+    ("NVIDIA Corporation", re.compile(r"(?:VGA compatible controller|3D controller): NVIDIA Corporation "
+                                      r"\S+ \[([^\]]+)\]"), _set("lspci_gpu", "lspci")),
     # messages that state facts
     ("is not compatible with the current PyTorch",
      re.compile(r"(\S.*?) with CUDA capability sm_(\d+)\w? is not compatible with the current PyTorch"), _not_compatible),
@@ -256,15 +269,17 @@ PARSERS: list[tuple[str, re.Pattern[str], Handler]] = [
 
 # pip list ("torch   2.1.0+cu121") and pip freeze ("torch==2.1.0"): anchored whole lines only
 _PIP_LIST = re.compile(rf"^\s*(?P<name>{_PACKAGES})\s+(?P<version>\d[\w.+!-]*)(?:\s+\S+)?\s*$", re.IGNORECASE)
+_CONDA_LIST = re.compile(rf"^\s*(?P<name>{_PACKAGES})\s+(?P<version>\d[\w.+!-]*)\s+(?P<build>\S+)\s+"
+                         r"(?:pytorch|nvidia|conda-forge|defaults|pypi|main|pkgs/main|anaconda)\s*$", re.IGNORECASE)
 _PIP_FREEZE = re.compile(rf"^\s*(?P<name>{_PACKAGES})==(?P<version>\d[\w.+!-]*)\s*$", re.IGNORECASE)
 _PIP_FIRST = re.compile(r"^\s*(?:torch|pytorch|tensorflow|tf-|jax|nvidia-|cud|triton|vllm|xformers|flash|onnx)",
                         re.IGNORECASE)
 
 
-def parse(text: str) -> Parsed:
-    """Every fact the parsers find in `text`."""
+def parse(text: str, lines: list[tuple[int, str]] | None = None) -> Parsed:
+    """Every fact the parsers find in `text` (`lines`: its `unwrap`, when the caller already has it)."""
     parsed = Parsed()
-    for number, line in unwrap(text):
+    for number, line in lines if lines is not None else unwrap(text):
         parsed.lines = number
         for needle, pattern, handle in PARSERS:
             if needle in line:
@@ -272,7 +287,7 @@ def parse(text: str) -> Parsed:
                 if match:
                     handle(match, parsed, number, line)
         if _PIP_FIRST.match(line):
-            for pattern, via in ((_PIP_FREEZE, "pip freeze"), (_PIP_LIST, "pip list")):
+            for pattern, via in ((_PIP_FREEZE, "pip freeze"), (_CONDA_LIST, "conda list"), (_PIP_LIST, "pip list")):
                 match = pattern.match(line)
                 if match:
                     _package(via)(match, parsed, number, line)

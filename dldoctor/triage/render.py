@@ -42,6 +42,14 @@ def _recommendations(result: Triage) -> list[Recommendation]:
     return recs
 
 
+#: causes whose fix is another build of the framework: only then is the build to install part of the fix
+_BUILD_CAUSES = ("frameworks.", "driver.too-old-for-framework", "amd.gfx-not-in-build", "host.windows-tensorflow")
+
+
+def _build_is_fix(result: Triage) -> bool:
+    return result.cause is not None and result.cause.id.startswith(_BUILD_CAUSES)
+
+
 def _build_hint(result: Triage) -> str | None:
     """What to install when the chooser cannot pick a CUDA build (the report does not give the driver)."""
     nv = result.snapshot.get("nvidia") or {}
@@ -85,11 +93,12 @@ def render_text(result: Triage) -> str:
     if cause is not None and cause.fix:
         lines.append("fix:")
         lines += [f"  {c}" for c in cause.fix]
+    label = "install" if _build_is_fix(result) else "the build that fits this machine"
     for rec in _recommendations(result):
         release = f" {rec.release}" if rec.release else ""
-        lines.append(f"install: {rec.framework}{release} {rec.variant}: {rec.install}")
+        lines.append(f"{label}: {rec.framework}{release} {rec.variant}: {rec.install}")
     hint = _build_hint(result)
-    if hint and not _recommendations(result):
+    if hint and _build_is_fix(result) and not _recommendations(result):
         lines.append(f"install: {hint}")
     other = _other(result)
     if other:
@@ -120,14 +129,15 @@ def render_markdown(result: Triage) -> str:
         out.append(f"**Likely cause:** {cause.title} (`{cause.id}`)")
         out.append("")
         commands = list(cause.fix)
-        commands += [rec.install for rec in _recommendations(result)]
+        if _build_is_fix(result):
+            commands += [rec.install for rec in _recommendations(result)]
         if commands:
             out.append("**Fix:**")
             out.append("```sh")
             out += commands
             out.append("```")
         hint = _build_hint(result)
-        if hint and not _recommendations(result):
+        if hint and _build_is_fix(result) and not _recommendations(result):
             out.append("")
             out.append(f"**Build:** {hint}")
     if result.missing:

@@ -317,7 +317,8 @@ def _gpu_names(parsed: Parsed) -> list[tuple[str, Fact]]:
         facts = parsed.all(key)
         if facts:
             return [(f.value["name"] if isinstance(f.value, dict) else str(f.value), f) for f in facts]
-    return [(f.value["name"], f) for f in parsed.all("warned_gpu")]
+    warned = [(f.value["name"], f) for f in parsed.all("warned_gpu")]
+    return warned or [(str(f.value), f) for f in parsed.all("lspci_gpu") + parsed.all("amd_gpu")]
 
 
 def _nvidia_facts(parsed: Parsed, causes: set[str], names: list[str]) -> dict[str, Any] | None:
@@ -384,7 +385,7 @@ def _torch(parsed: Parsed, packages: dict[str, dict[str, Any]], os_name: str) ->
     pkg = packages.get("torch") or packages.get("pytorch")
     installer = None
     if pkg is not None:
-        installer = "conda" if pkg["via"] == "collect_env conda" else "pip"
+        installer = "conda" if pkg["via"] in ("collect_env conda", "conda list") else "pip"
         version = version or pkg["version"]
     if not version:
         return None
@@ -418,14 +419,14 @@ def _torch(parsed: Parsed, packages: dict[str, dict[str, Any]], os_name: str) ->
     return fw
 
 
-def _tensorflow(packages: dict[str, dict[str, Any]], os_name: str) -> dict[str, Any] | None:
+def _tensorflow(packages: dict[str, dict[str, Any]], os_name: str, tf_cuda: str | None) -> dict[str, Any] | None:
     for dist in ("tensorflow-gpu", "tensorflow", "tensorflow-intel", "tensorflow-cpu", "tf-nightly"):
         pkg = packages.get(dist)
         if pkg is None:
             continue
         variant = "cpu" if dist == "tensorflow-cpu" or os_name == "Darwin" else "cuda"
         return {"name": "tensorflow", "distribution": dist if dist != "tensorflow-intel" else "tensorflow",
-                "version": pkg["version"], "variant": variant, "cuda": None, "installer": "pip"}
+                "version": pkg["version"], "variant": variant, "cuda": tf_cuda, "installer": "pip"}
     return None
 
 
@@ -458,8 +459,9 @@ def to_machine(parsed: Parsed, causes: set[str], text_lower: str) -> dict[str, A
         machine["container"] = "docker" if causes & {"containers.no-gpus-passed-through"} else None
     packages = _packages(parsed)
     os_name = machine.get("os", "Linux")
-    frameworks = [fw for fw in (_torch(parsed, packages, os_name), _tensorflow(packages, os_name), _jax(packages))
-                  if fw is not None]
+    found = (_torch(parsed, packages, os_name), _tensorflow(packages, os_name, _value(parsed, "tf_cuda")),
+             _jax(packages))
+    frameworks = [fw for fw in found if fw is not None]
     arch = _value(parsed, "arch_list")
     available = _value(parsed, "cuda_available")
     for fw in frameworks:
