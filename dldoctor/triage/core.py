@@ -19,23 +19,24 @@ MAX_BYTES = 10 * 1024 * 1024
 #: The fix for a cause stated by a message when the rules, short of facts, did not conclude it themselves.
 FIXES: dict[str, tuple[str, ...]] = {
     "frameworks.capability-not-compiled": ("pip install --force-reinstall torch --index-url "
-                                           "https://download.pytorch.org/whl/<the build recommended below>",),
-    "driver.too-old-for-framework": ("install a newer NVIDIA driver, or the framework build for the driver's CUDA "
-                                     "(recommended below)",),
+                                           "https://download.pytorch.org/whl/<the build below>",),
+    "driver.too-old-for-framework": ("# a newer NVIDIA driver, or the framework build for the driver's CUDA (below)",
+                                     "sudo ubuntu-drivers install  # Ubuntu; elsewhere the distro's driver package"),
     "driver.library-mismatch": ("sudo reboot  # loads the kernel module of the driver now installed",),
-    "driver.not-loaded": ("sudo modprobe nvidia", "dmesg | grep -i nvidia  # why it did not load"),
-    "driver.not-installed": ("install the NVIDIA driver (ubuntu: sudo ubuntu-drivers install)",),
+    "driver.not-loaded": ("sudo modprobe nvidia", "sudo dmesg | grep -i nvidia  # why it did not load"),
+    "driver.not-installed": ("sudo ubuntu-drivers install  # Ubuntu; elsewhere the distro's NVIDIA driver package",),
     "driver.nvml-error": ("nvidia-smi  # on the host: it must work before containers can use the GPU",),
     "containers.docker-no-nvidia-runtime": ("sudo nvidia-ctk runtime configure --runtime=docker && "
-                                            "sudo systemctl restart docker",),
+                                            "sudo systemctl restart docker  # Docker from apt, not snap",),
     "containers.no-gpus-passed-through": ("docker run --gpus all ...",),
     "frameworks.tensorflow-missing-cuda-libs": ("pip install 'tensorflow[and-cuda]'  # TF 2.14+: the CUDA "
                                                 "libraries as pip wheels",),
-    "cuda.cudnn-too-old": ("unset LD_LIBRARY_PATH  # or remove the older system cuDNN from it",),
+    "cuda.cudnn-too-old": ("unset LD_LIBRARY_PATH  # or take the older system cuDNN out of it",),
     "cuda.ld-library-path-shadows": ("unset LD_LIBRARY_PATH  # let the framework load its own pip CUDA libraries",),
-    "amd.gfx-not-in-build": ("install a ROCm build whose gfx list has this GPU (recommended below), or for a "
-                             "close relative: export HSA_OVERRIDE_GFX_VERSION=<x.y.z>",),
-    "frameworks.cpu-build-on-gpu-machine": ("install the CUDA build (recommended below)",),
+    "amd.gfx-not-in-build": ("# a ROCm build whose gfx list has this GPU; for a close relative of a listed target:",
+                             "export HSA_OVERRIDE_GFX_VERSION=<x.y.z>  # unofficial"),
+    "frameworks.cpu-build-on-gpu-machine": ("pip install --force-reinstall torch --index-url "
+                                            "https://download.pytorch.org/whl/<the build below>",),
     "cuda.visible-devices-invalid": ("unset CUDA_VISIBLE_DEVICES",),
 }
 

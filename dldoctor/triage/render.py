@@ -37,7 +37,7 @@ def _recommendations(result: Triage) -> list[Recommendation]:
     installed = {fw.get("name") for fw in (result.snapshot.get("frameworks") or {}).get("installed") or []}
     # a CPU build is never the answer to a pasted GPU problem: the report just did not name the GPU
     recs = [r for r in result.report.recommendations if r.framework in installed and r.variant != "cpu"]
-    if not recs and result.cause is not None and result.cause.id.startswith("frameworks."):
+    if not recs and _build_is_fix(result):
         recs = [r for r in result.report.recommendations if r.framework == "pytorch" and r.variant != "cpu"]
     return recs
 
