@@ -71,6 +71,18 @@ EXPECTED: dict[str, tuple[str, str | None, str]] = {
         "ok", None, "nvidia-smi alone, no error message: nothing to conclude but the facts"),
     "wsl-9254-torch1100-cu111-collect-env": (
         "ok", None, "a truncated collect_env with no GPU and no error: nothing is known to be wrong"),
+    "pytorch-122924-windows-rtx4080-laptop-torch222-cpu": (
+        "error", "frameworks.cpu-build-on-gpu-machine", "pip's torch 2.2.2 on Windows is the CPU build"),
+    "pytorch-150168-ubuntu-ryzen-torch260-cpu-no-gpu": (
+        "ok", None, "a CPU build on a machine with no NVIDIA GPU: what was asked for"),
+    "bladebit-431-driver515-insufficient": (
+        "error", "driver.too-old-for-framework", "the program's CUDA runtime is newer than driver 515's CUDA 11.7"),
+    "nvgpu-15-titan-xp-driver450-smi": (
+        "ok", None, "a healthy nvidia-smi table (TITAN Xp, driver 450.57), no error"),
+    "remode-9-driver340-cuda7-insufficient": (
+        "error", "driver.too-old-for-framework", "driver 340.93 cannot run the CUDA 7.0 runtime"),
+    "pytorch-44106-rocm37-source-build-device-66a1": (
+        "ok", None, "a ROCm source build that reports CUDA (HIP) available"),
 }
 
 #: Open bugs: fixtures dldoctor still gets wrong, each with why. strict: the day one is fixed, its mark must go.

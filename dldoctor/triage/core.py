@@ -138,7 +138,9 @@ def _missing(parsed: Parsed, snapshot: dict[str, Any], report: Report, cause: Fi
     nvidia = snapshot.get("nvidia") or {}
     amd = snapshot.get("amd") or {}
     installed = (snapshot.get("frameworks") or {}).get("installed") or []
-    nvidia_side = nvidia.get("present") or not amd.get("present")
+    # a CPU-only report with no NVIDIA fact at all is not asked for nvidia-smi
+    nvidia_side = nvidia.get("present") or not (amd.get("present") or (
+        installed and all(fw.get("variant") == "cpu" for fw in installed)))
     if cause is not None and cause.id == "driver.library-mismatch":
         if not nvidia.get("kernel_module_version"):
             out.append("the loaded kernel module's version is not in the report: ask for "

@@ -229,7 +229,7 @@ PARSERS: list[tuple[str, re.Pattern[str], Handler]] = [
                            re.IGNORECASE), _package("collect_env conda")),
     ("vLLM Version", re.compile(r"^\s*vLLM Version:\s*(\S+)"), _set("vllm_version", "collect_env")),
     # nvidia-smi table and -q
-    ("Driver Version", re.compile(r"NVIDIA-SMI\s+(\S+)\s+Driver Version:\s*(\S+)(?:\s+CUDA Version:\s*(\S+))?"),
+    ("Driver Version", re.compile(r"NVIDIA-SMI\s+(\d[\d.]*\d)\W+Driver Version:\s*(\d[\d.]*\d)(?:\W+CUDA Version:\s*(\S+))?"),
      _smi_header),
     ("Driver Version", re.compile(r"^\s*Driver Version\s*:\s*(\d[\d.]*)"), _set("driver_version", "nvidia-smi -q")),
     ("CUDA Version", re.compile(r"^\s*CUDA Version\s*:\s*(\d+\.\d+)"), _set("cuda_driver_version", "nvidia-smi -q")),

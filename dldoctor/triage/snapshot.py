@@ -356,8 +356,8 @@ def _nvidia_facts(parsed: Parsed, causes: set[str], names: list[str]) -> dict[st
     return nv
 
 
-def _amd_facts(parsed: Parsed, names: list[str]) -> dict[str, Any] | None:
-    amd_names = [n for n in names if _AMD_NAME.search(n)]
+def _amd_facts(parsed: Parsed, names: list[str], all_amd: bool) -> dict[str, Any] | None:
+    amd_names = [n for n in names if all_amd or _AMD_NAME.search(n)]
     gfx = [f.value for f in parsed.all("gfx")]
     rocm = _value(parsed, "torch_rocm") or _value(parsed, "hip_runtime")
     if not (amd_names or gfx):
@@ -450,11 +450,13 @@ def to_machine(parsed: Parsed, causes: set[str], text_lower: str) -> dict[str, A
     """The compact machine (tests/realworld/build.py's format) of what the text states."""
     machine = _host_facts(parsed, text_lower)
     names = [n for n, _ in _gpu_names(parsed)]
-    nv = _nvidia_facts(parsed, causes, names)
+    rocm = _value(parsed, "torch_rocm")
+    amd_build = bool(rocm and rocm != "none" and not parsed.first("smi_gpu"))  # its collect_env lists AMD GPUs
+    nv = _nvidia_facts(parsed, causes, [] if amd_build else names)
     if nv is None and machine.get("wsl") and "host.wsl-gpu-not-exposed" not in causes:
         nv = {"driver": None, "gpus": []}  # WSL2's GPU plumbing: unknown, not missing, unless a message says so
     machine["nvidia"] = nv
-    machine["amd"] = _amd_facts(parsed, names)
+    machine["amd"] = _amd_facts(parsed, names, amd_build)
     if "docker" in text_lower and ("docker run" in text_lower or "nvidia-container" in text_lower):
         machine["container"] = "docker" if causes & {"containers.no-gpus-passed-through"} else None
     packages = _packages(parsed)
