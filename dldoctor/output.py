@@ -89,9 +89,7 @@ def write_output(path: Path, text: str) -> None:
         write_atomic(path, text)
         return
     try:
-        # O_NONBLOCK only for the open (a FIFO without a reader fails with ENXIO instead of hanging).
-        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | (os.O_TRUNC if stat.S_ISREG(st.st_mode) else 0)
-                     | (os.O_NONBLOCK if stat.S_ISFIFO(st.st_mode) else 0))
+        fd = _open_for_writing(path, st)
         os.set_blocking(fd, True)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -99,6 +97,28 @@ def write_output(path: Path, text: str) -> None:
         if exc.errno == errno.ENXIO:
             raise OutputError(f"cannot write {path}: it is a FIFO with no reader") from None
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+#: How long a FIFO may take to get its reader before `-o FIFO` gives up.
+FIFO_WAIT_S = 5.0
+
+
+def _open_for_writing(path: Path, st: os.stat_result) -> int:
+    """Open a device, FIFO or linked file for writing; a FIFO waits FIFO_WAIT_S for a reader, never forever."""
+    import time
+
+    flags = os.O_WRONLY | os.O_NOCTTY | (os.O_TRUNC if stat.S_ISREG(st.st_mode) else 0)
+    if not stat.S_ISFIFO(st.st_mode):
+        return os.open(path, flags)
+    deadline = time.monotonic() + FIFO_WAIT_S
+    while True:
+        try:
+            # O_NONBLOCK for the open only: without a reader it fails with ENXIO instead of hanging.
+            return os.open(path, flags | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def write_owned(path: Path, text: str, *, ours: Callable[[str], bool], make_parents: bool = False) -> bool:

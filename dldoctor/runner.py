@@ -9,13 +9,16 @@ left children holding its pipes cannot hang dldoctor either.
 
 from __future__ import annotations
 
+import locale
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -63,6 +66,10 @@ class Runner:
 
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     default_timeout_s: float = DEFAULT_TIMEOUT_S
+    max_output_bytes: int = 4 * 1024 * 1024  # MAX_OUTPUT_BYTES
+    #: A time.monotonic() after which no command may run on: each timeout is cut to what is left of it
+    #: (the snapshot sets one, so every tool hanging costs one --timeout, not one per command).
+    deadline: float | None = None
 
     def which(self, name: str) -> str | None:
         """The full path of `name` on this runner's PATH, or None."""
@@ -79,6 +86,8 @@ class Runner:
     ) -> CommandResult:
         """Run `argv` (argv[0] looked up on PATH unless it has a slash)."""
         timeout = self.default_timeout_s if timeout_s is None else timeout_s
+        if self.deadline is not None:
+            timeout = max(0.0, min(timeout, self.deadline - time.monotonic()))
         argv = tuple(argv)
         program = argv[0] if "/" in argv[0] else self.which(argv[0])
         if program is None:
@@ -95,32 +104,99 @@ class Runner:
                 stderr=subprocess.PIPE,
                 env=env,
                 cwd=cwd,
-                text=True,
-                errors="replace",
                 start_new_session=True,
             )
         except OSError as exc:
             return CommandResult(argv, None, "", "", 0.0, start_error=exc.strerror or str(exc))
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = _Capped(proc.stdout, self.max_output_bytes), _Capped(proc.stderr, self.max_output_bytes)
         try:
-            out, err = proc.communicate(input=stdin_text, timeout=timeout)
+            if stdin_text is not None:
+                threading.Thread(target=_feed, args=(proc, stdin_text), daemon=True).start()
+            proc.wait(timeout=timeout)
         except BaseException as exc:
+            # Ctrl-C does not reach a child in its own session: stop it before going on.
+            _kill_group(proc)
             if not isinstance(exc, subprocess.TimeoutExpired):
-                # Ctrl-C does not reach a child in its own session: stop it before going on.
-                _kill_group(proc)
                 proc.wait()
                 raise
-            _kill_group(proc)
             try:
-                out, err = proc.communicate(timeout=1.0)
+                proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
-                out, err = "", ""
-            return CommandResult(
-                argv, None, out or "", err or "", time.monotonic() - started, timed_out=True
-            )
-        return CommandResult(argv, proc.returncode, out, err, time.monotonic() - started)
+                pass
+            return CommandResult(argv, None, out.text(1.0), err.text(1.0), time.monotonic() - started,
+                                 timed_out=True)
+        # A child that outlived its parent may still hold the pipes: wait for them only until the timeout.
+        until = max(started + timeout, time.monotonic() + 0.5)
+        out.join(until - time.monotonic())
+        err.join(until - time.monotonic())
+        if out.reading() or err.reading():
+            _kill_group(proc)  # what is left of its group holds the pipes
+        return CommandResult(argv, proc.returncode, out.text(1.0), err.text(1.0), time.monotonic() - started)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+#: The most read from a command's stdout and from its stderr; the rest is dropped with a marker.
+MAX_OUTPUT_BYTES = 4 * 1024 * 1024
+TRUNCATED_MARK = "\n[dldoctor: output truncated after {limit} bytes, {dropped} more dropped]\n"
+
+
+class _Capped:
+    """Reads a pipe to its end in a thread, keeping the first `limit` bytes (a tool printing forever costs
+    no memory), and decodes it as text mode would (locale encoding, replaced errors, universal newlines)."""
+
+    def __init__(self, pipe: IO[bytes], limit: int) -> None:
+        self._pipe, self._fd, self._limit = pipe, pipe.fileno(), limit
+        self._chunks: list[bytes] = []
+        self._kept = 0
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                chunk = os.read(self._fd, 65536)
+                if not chunk:
+                    break
+                room = self._limit - self._kept
+                if room > 0:
+                    self._chunks.append(chunk[:room])
+                    self._kept += min(room, len(chunk))
+                self._dropped += max(0, len(chunk) - max(room, 0))
+        except (OSError, ValueError):
+            pass
+        finally:
+            try:
+                self._pipe.close()
+            except OSError:
+                pass
+
+    def join(self, wait_s: float) -> None:
+        self._thread.join(max(0.0, wait_s))
+
+    def reading(self) -> bool:
+        return self._thread.is_alive()
+
+    def text(self, wait_s: float) -> str:
+        self._thread.join(wait_s)
+        data = b"".join(self._chunks)  # a list append is atomic: safe to read while a reader still runs
+        text = data.decode(locale.getpreferredencoding(False), errors="replace")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if self._dropped:
+            text += TRUNCATED_MARK.format(limit=self._limit, dropped=self._dropped)
+        return text
+
+
+def _feed(proc: subprocess.Popen[bytes], text: str) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(text.encode(locale.getpreferredencoding(False), errors="replace"))
+        proc.stdin.close()
+    except (OSError, ValueError):
+        pass
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """Kill the command and everything it started (it leads its own session)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)

@@ -82,14 +82,22 @@ def take_snapshot(
     # interval lets the one that has work run instead of queueing behind the default 5 ms.
     switch = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)
+    # One deadline for the whole snapshot: the probes run side by side and every command's timeout is cut
+    # to what is left, so tools that all hang cost one --timeout (and a little), not one per command.
+    limit = deadline_s if deadline_s is not None else machine.timeout_s + 2.0
+    runner = machine.runner
+    previous = getattr(runner, "deadline", None)
+    if hasattr(runner, "deadline"):
+        runner.deadline = started + max(0.1, limit - 0.5)
     try:
         for thread in threads:
             thread.start()
-        limit = deadline_s if deadline_s is not None else machine.timeout_s * 3 + 2.0
         for thread in threads:
             thread.join(max(0.0, limit - (time.monotonic() - started)))
     finally:
         sys.setswitchinterval(switch)
+        if hasattr(runner, "deadline"):
+            runner.deadline = previous
     with lock:
         for thread in threads:
             if thread.is_alive():
@@ -111,7 +119,7 @@ def take_snapshot(
         **sections,
         "probe_failures": [f.to_json() for f in sorted(notes.failures, key=lambda f: f.probe)],
     }
-    doc = strip_credentials(doc)  # never recorded, redacted or not
+    doc = clean_strings(doc)  # credentials never recorded, redacted or not; no terminal control characters
     return redact_snapshot(doc) if redact else doc
 
 
@@ -131,15 +139,28 @@ def url_without_credentials(text: str) -> str:
     return _URL_USERINFO_RE.sub(r"\1<credentials>@", text) if "@" in text else text
 
 
-def strip_credentials(value: Any) -> Any:
-    """Every string in `value` without URL credentials (PIP_INDEX_URL=https://user:token@host/...)."""
+#: Terminal control characters (C0 but tab and newline, DEL, C1): an escape sequence in a GPU name or a
+#: tool's output must not reach a terminal (`\x1b]0;title\x07`).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` without terminal control characters."""
+    return _CONTROL_RE.sub("", text)
+
+
+def clean_strings(value: Any) -> Any:
+    """Every string in `value` (keys too) without URL credentials (PIP_INDEX_URL=https://user:token@host/...)
+    and without terminal control characters."""
     if isinstance(value, str):
-        return url_without_credentials(value)
+        return printable(url_without_credentials(value))
     if isinstance(value, dict):
-        return {k: strip_credentials(v) for k, v in value.items()}
+        return {clean_strings(k): clean_strings(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [strip_credentials(v) for v in value]
+        return [clean_strings(v) for v in value]
     return value
+
+
 
 
 def without_ip_addresses(text: str) -> str:
@@ -204,10 +225,68 @@ def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
 
 # --- reading a snapshot file --------------------------------------------------
 
+#: The largest snapshot file read (a real one is tens of kB); /dev/zero or a 100 MB file is refused.
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+#: How deep a snapshot's JSON may nest (a real one is under 10 levels).
+MAX_DEPTH = 64
+#: How long a FIFO (`check --snapshot <(ssh host dldoctor snapshot)`) may take to deliver the snapshot.
+PIPE_TIMEOUT_S = 30.0
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of `path`, at most MAX_SNAPSHOT_BYTES; a FIFO or device is read without hanging forever."""
+    import os
+    import select
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if stat.S_ISREG(st.st_mode) and st.st_size > MAX_SNAPSHOT_BYTES:
+            raise InputError(f"snapshot file {path} is {st.st_size / 2**20:.0f} MiB; a snapshot is at most "
+                             f"{MAX_SNAPSHOT_BYTES // 2**20} MiB")
+        chunks: list[bytes] = []
+        size = 0
+        deadline = time.monotonic() + PIPE_TIMEOUT_S
+        while size <= MAX_SNAPSHOT_BYTES:
+            if not stat.S_ISREG(st.st_mode):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    raise InputError(f"snapshot file {path} sent no complete snapshot within {PIPE_TIMEOUT_S:.0f}s")
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_SNAPSHOT_BYTES:
+            raise InputError(f"snapshot file {path} is larger than {MAX_SNAPSHOT_BYTES // 2**20} MiB; "
+                             "it is not a snapshot")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _depth(doc: Any) -> int:
+    """How deep `doc` nests, without recursion."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
 def load_snapshot(path: Path) -> dict[str, Any]:
     """Read a snapshot written by `dldoctor snapshot`; InputError names what is wrong."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_bounded(path).decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"snapshot file {path} does not exist") from None
     except IsADirectoryError:
@@ -222,8 +301,14 @@ def load_snapshot(path: Path) -> dict[str, Any]:
         if exc.msg.startswith("Unterminated") or exc.pos >= len(text.rstrip()) - 1:
             raise InputError(f"snapshot file {path} is truncated (the JSON ends early, line {exc.lineno})") from None
         raise InputError(f"snapshot file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise InputError(f"snapshot file {path} nests deeper than any snapshot ({MAX_DEPTH} levels at most)") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise InputError(f"snapshot file {path} is not a snapshot: {str(exc)[:120]}") from None
     if not isinstance(doc, dict):
         raise InputError(f"snapshot file {path} is not a snapshot (a JSON {type(doc).__name__}, not an object)")
+    if _depth(doc) > MAX_DEPTH:
+        raise InputError(f"snapshot file {path} nests deeper than any snapshot ({MAX_DEPTH} levels at most)")
     if "schema" not in doc and isinstance(doc.get("snapshot"), dict):
         doc = doc["snapshot"]  # a `check --json` report carries the snapshot inside
     schema = doc.get("schema")
@@ -231,7 +316,15 @@ def load_snapshot(path: Path) -> dict[str, Any]:
         if isinstance(schema, str) and schema.startswith("dldoctor.snapshot/"):
             raise InputError(f"snapshot file {path} has schema {schema}; this dldoctor reads {SCHEMA}")
         raise InputError(f"snapshot file {path} is not a dldoctor snapshot (schema {schema!r})")
-    return doc  # type: ignore[no-any-return]  # checked to be a dict above
+    missing = [name for name in SECTIONS if name not in doc]
+    if missing:
+        raise InputError(f"snapshot file {path} lacks the section(s) {', '.join(missing)}: nothing can be said "
+                         "about them (take it again with `dldoctor snapshot`)")
+    wrong = [name for name in SECTIONS if doc[name] is not None and not isinstance(doc[name], dict)]
+    if wrong:
+        raise InputError(f"snapshot file {path}: section {wrong[0]} is a JSON {type(doc[wrong[0]]).__name__}, "
+                         "not an object")
+    return clean_strings(doc)  # type: ignore[no-any-return]  # checked to be a dict above
 
 
 __all__ = ["SCHEMA", "SECTIONS", "ProbeFailure", "load_snapshot", "redact_snapshot", "take_snapshot"]

@@ -64,7 +64,10 @@ def test_write_output_to_a_fifo_writes_into_it(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 
 
-def test_write_output_to_a_fifo_without_reader_does_not_hang(tmp_path: Path) -> None:
+def test_write_output_to_a_fifo_without_reader_does_not_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dldoctor import output
+
+    monkeypatch.setattr(output, "FIFO_WAIT_S", 0.3)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     with pytest.raises(OutputError, match="no reader"):
@@ -266,3 +269,174 @@ def test_check_redact_on_a_snapshot_file(tmp_path: Path) -> None:
     assert report["snapshot"]["redacted"] is True
     if hostname and len(hostname) >= 3:
         assert hostname not in proc.stdout
+
+
+# ---- 3. bounds: command output, snapshot files, numbers, nesting, escapes, parsed counts, one deadline ----
+
+
+def _script(folder: Path, name: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_a_command_that_prints_forever_costs_a_bounded_amount_of_memory(tmp_path: Path) -> None:
+    from dldoctor.runner import Runner
+
+    flood = _script(tmp_path, "flood", "yes 0123456789abcdef")
+    runner = Runner(max_output_bytes=1 << 20)
+    result = runner.run([str(flood)], timeout_s=1.5)
+    assert result.timed_out
+    assert len(result.stdout) < (1 << 20) + 200
+    assert "output truncated after 1048576 bytes" in result.stdout
+    big = _script(tmp_path, "big", "yes x | tr -d '\\n' | head -c 3000000; echo; echo done >&2")
+    result = runner.run([str(big)], timeout_s=20)
+    assert result.ok and result.stderr == "done\n"
+    assert result.stdout.startswith("x" * 1000) and "more dropped" in result.stdout
+
+
+def test_runner_deadline_cuts_every_timeout(tmp_path: Path) -> None:
+    import time
+
+    from dldoctor.runner import Runner
+
+    hang = _script(tmp_path, "hang", "exec sleep 60")
+    runner = Runner(default_timeout_s=30)
+    runner.deadline = time.monotonic() + 1.0
+    started = time.monotonic()
+    first, second = runner.run([str(hang)]), runner.run([str(hang)])
+    assert first.timed_out and second.timed_out
+    assert time.monotonic() - started < 5
+
+
+def test_every_tool_hanging_costs_one_timeout_not_three(tmp_path: Path) -> None:
+    import time
+
+    from dldoctor.runner import Runner
+    from dldoctor.snapshot import take_snapshot
+    from tests.simulate import load_machine
+
+    machine = load_machine("hanging-nvidia-smi", tmp_path, timeout_s=2.0)
+    bin_dir = Path(machine.runner.env["PATH"])
+    for tool in ("nvidia-smi", "docker", "conda", "pip", "uv", "rocm-smi", "nvcc", "ldconfig"):
+        _script(bin_dir, tool, "exec sleep 60")
+    assert isinstance(machine.runner, Runner)
+    started = time.monotonic()
+    take_snapshot(machine)
+    assert time.monotonic() - started < 2.0 + 3.0
+
+
+def _snap_file(tmp_path: Path, doc: object) -> Path:
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(doc) if not isinstance(doc, str) else doc)
+    return path
+
+
+def _full_snapshot() -> dict[str, object]:
+    from dldoctor.snapshot import SECTIONS
+
+    return {"schema": "dldoctor.snapshot/1", **{name: None for name in SECTIONS}, "probe_failures": []}
+
+
+def test_snapshot_of_dev_zero_a_fifo_and_a_huge_file_are_refused(tmp_path: Path) -> None:
+    from dldoctor import snapshot as snap
+
+    msg = one_line_error(dld("check", "--snapshot", "/dev/zero", timeout=60), ExitCode.INPUT)
+    assert "MiB" in msg
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as fh:
+        fh.truncate(100 * 1024 * 1024)
+    assert "MiB" in one_line_error(dld("check", "--snapshot", str(huge)), ExitCode.INPUT)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    old = snap.PIPE_TIMEOUT_S
+    snap.PIPE_TIMEOUT_S = 1.0
+    try:
+        with pytest.raises(Exception, match="within 1s"):  # no writer ever: refused, no hang
+            snap.load_snapshot(fifo)
+        # A FIFO with a writer that never finishes: refused after the pipe timeout.
+        def writer() -> None:
+            with open(fifo, "wb") as fh:
+                fh.write(b'{"schema": ')
+                fh.flush()
+                import time
+
+                time.sleep(3)
+
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
+        with pytest.raises(Exception, match="within 1s") as info:
+            snap.load_snapshot(fifo)
+        assert getattr(info.value, "exit_code", None) == ExitCode.INPUT
+        thread.join(5)
+    finally:
+        snap.PIPE_TIMEOUT_S = old
+    # A FIFO that delivers a snapshot is read.
+    got: list[object] = []
+
+    def good_writer() -> None:
+        with open(fifo, "w") as fh:
+            fh.write(json.dumps(_full_snapshot()))
+
+    thread = threading.Thread(target=good_writer, daemon=True)
+    thread.start()
+    got.append(snap.load_snapshot(fifo))
+    thread.join(5)
+    assert isinstance(got[0], dict)
+
+
+def test_huge_numbers_and_deep_nesting_are_input_errors(tmp_path: Path) -> None:
+    doc = _full_snapshot()
+    text = json.dumps(doc)[:-1] + ', "n": ' + "9" * 5000 + "}"
+    one_line_error(dld("check", "--snapshot", str(_snap_file(tmp_path, text))), ExitCode.INPUT)
+    deep = json.dumps(doc)[:-1] + ', "x": ' + "[" * 100000 + "]" * 100000 + "}"
+    one_line_error(dld("check", "--snapshot", str(_snap_file(tmp_path, deep))), ExitCode.INPUT)
+    medium = json.dumps(doc)[:-1] + ', "x": ' + "[" * 500 + "]" * 500 + "}"
+    one_line_error(dld("check", "--snapshot", str(_snap_file(tmp_path, medium))), ExitCode.INPUT)
+
+
+def test_a_snapshot_without_its_sections_is_an_input_error(tmp_path: Path) -> None:
+    msg = one_line_error(dld("check", "--snapshot", str(_snap_file(tmp_path, {"schema": "dldoctor.snapshot/1"}))),
+                         ExitCode.INPUT)
+    assert "nvidia" in msg and "frameworks" in msg
+    doc = _full_snapshot()
+    doc["nvidia"] = [1, 2]
+    assert "nvidia" in one_line_error(dld("check", "--snapshot", str(_snap_file(tmp_path, doc))), ExitCode.INPUT)
+    proc = dld("check", "--snapshot", str(_snap_file(tmp_path, _full_snapshot())))
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
+
+
+def test_terminal_escapes_in_a_snapshot_are_never_printed(tmp_path: Path) -> None:
+    snap = json.loads(dld("snapshot", "--timeout", "2").stdout)
+    evil = "Evil\u001b]0;pwned\u0007GPU\u001b[2J\u009b31m"
+    snap["host"]["os"] = evil
+    snap["probe_failures"] = [{"probe": "nvidia", "error": evil}]
+    if isinstance(snap.get("nvidia"), dict):
+        snap["nvidia"]["gpus"] = [{"index": 0, "name": evil}]
+    path = _snap_file(tmp_path, snap)
+    for args in (("check", "--snapshot", str(path)), ("-v", "check", "--snapshot", str(path))):
+        proc = dld(*args, env={"FORCE_COLOR": "", "NO_COLOR": "1"})
+        assert proc.returncode in (0, 1), proc.stderr
+        for ch in ("\u001b", "\u0007", "\u009b"):
+            assert ch not in proc.stdout and ch not in proc.stderr
+
+
+def test_nvidia_smi_garbage_is_a_parse_failure_not_769_gpus(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from dldoctor.probes import Notes
+    from dldoctor.probes.nvidia import _from_nvidia_smi
+    from dldoctor.runner import Runner
+
+    bin_dir = tmp_path / "bin"
+    _script(bin_dir, "nvidia-smi", "i=0; while [ $i -lt 769 ]; do echo \"$i, junk, GPU-x, 00000000:01:00.0, 1, 2, "
+                                   "Enabled, 8.0\"; i=$((i+1)); done")
+    machine = SimpleNamespace(runner=Runner(env={"PATH": str(bin_dir)}))
+    for pci in ([{"bus_id": "0000:01:00.0"}], []):
+        notes = Notes()
+        result: dict[str, object] = {"pci_devices": pci, "driver_version": None, "sources": {}, "gpus": []}
+        _from_nvidia_smi(machine, notes, result)  # type: ignore[arg-type]
+        assert result["gpus"] == []
+        assert any("not understood" in f.error for f in notes.failures), notes.failures

@@ -364,6 +364,8 @@ def _from_libcuda(machine: Machine, notes: Notes, result: dict[str, Any]) -> Non
         notes.fail("nvidia.libcuda", answer.get("error") or f"cuDriverGetVersion returned {answer.get('rc')}")
 
 
+#: The most GPUs believed when the PCI bus cannot be read (a container, WSL).
+MAX_GPUS = 64
 _SMI_FIELDS = ("index", "name", "uuid", "pci.bus_id", "driver_version", "memory.total", "persistence_mode", "compute_cap")
 
 
@@ -395,5 +397,13 @@ def _from_nvidia_smi(machine: Machine, notes: Notes, result: dict[str, Any]) -> 
         if result["driver_version"] is None and values.get("driver_version"):
             result["driver_version"] = values["driver_version"]
             result["sources"]["driver_version"] = "nvidia-smi"
+    # Garbage that happens to parse (20 MB of it gave 769 GPUs) is a parse failure, not a machine.
+    bound = len(result["pci_devices"]) or MAX_GPUS
+    indexes = [g["index"] for g in gpus]
+    if len(gpus) > bound or len(set(indexes)) != len(indexes):
+        where = f"the PCI bus shows {bound}" if result["pci_devices"] else f"no machine has over {MAX_GPUS}"
+        notes.fail("nvidia.nvidia-smi", f"nvidia-smi output not understood: {len(gpus)} GPUs parsed "
+                                        f"({len(set(indexes))} distinct indexes) but {where}")
+        return
     result["gpus"] = gpus
     result["sources"]["gpus"] = "nvidia-smi"
