@@ -29,6 +29,8 @@
 set -u
 
 PATH_MARKER="# added by the dldoctor installer"
+# Written into DLDOCTOR_HOME when the installer makes it: --uninstall removes only a folder that holds it.
+HOME_MARKER=".dldoctor-installer"
 
 say() {
     if [ "$QUIET" -eq 0 ]; then
@@ -212,7 +214,14 @@ remove_path_lines() {
             if [ "$DRY_RUN" -eq 1 ]; then
                 printf 'would edit %s\n' "$profile"
             else
-                grep -v -F "$PATH_MARKER" "$profile" >"$profile.dldoctor-tmp" && mv "$profile.dldoctor-tmp" "$profile"
+                # Written back through the file (a symlinked .bashrc stays a link); the copy is in WORK_DIR.
+                kept="$WORK_DIR/profile"
+                if { grep -v -F "$PATH_MARKER" "$profile" >"$kept" || [ $? -eq 1 ]; } && cat "$kept" >"$profile"; then
+                    :
+                else
+                    warn "could not edit $profile"
+                fi
+                rm -f "$kept"
             fi
         fi
     done
@@ -256,7 +265,12 @@ resolve_source() {
         git+*)
             printf '%s\n' "$source"
             ;;
-        http://*|https://*)
+        http://*)
+            # Anyone on the path can change both a plain-http wheel and the .sha256 beside it.
+            [ -n "${DLDOCTOR_SHA256:-}" ] || die "DLDOCTOR_SOURCE=$source is plain http: use https, or give the wheel's sha256 in DLDOCTOR_SHA256" 2
+            fetch_checked "$source"
+            ;;
+        https://*)
             fetch_checked "$source"
             ;;
         *)
@@ -292,6 +306,13 @@ fetch_checked() {
 
 # --- install, uninstall ---------------------------------------------------------------------
 
+write_home_marker() {
+    if [ "$DRY_RUN" -eq 0 ]; then
+        printf 'made by the dldoctor installer: --uninstall removes venv/ and this file only\n' \
+            >"$DLDOCTOR_HOME/$HOME_MARKER" || die "could not write $DLDOCTOR_HOME/$HOME_MARKER"
+    fi
+}
+
 install_dldoctor() {
     ensure_python
     venv="$DLDOCTOR_HOME/venv"
@@ -300,9 +321,15 @@ install_dldoctor() {
         say "upgrading dldoctor in $venv"
     else
         say "creating dldoctor's environment in $venv"
-        run mkdir -p "$DLDOCTOR_HOME"
+        if [ ! -d "$DLDOCTOR_HOME" ] || [ -f "$DLDOCTOR_HOME/$HOME_MARKER" ]; then
+            run mkdir -p "$DLDOCTOR_HOME"
+        elif [ -n "$(ls -A "$DLDOCTOR_HOME" 2>/dev/null)" ]; then
+            die "DLDOCTOR_HOME=$DLDOCTOR_HOME exists and is not empty: choose a new folder for dldoctor's environment" 2
+        fi
+        write_home_marker
         run "$PYTHON" -m venv "$venv" || die "could not create a virtual environment in $venv"
     fi
+    [ -f "$DLDOCTOR_HOME/$HOME_MARKER" ] || write_home_marker  # an install from before the marker
     pip_quiet=""
     if [ "$QUIET" -eq 1 ]; then
         pip_quiet="--quiet"
@@ -328,8 +355,13 @@ uninstall_dldoctor() {
         esac
     fi
     if [ -d "$DLDOCTOR_HOME" ]; then
-        say "removing $DLDOCTOR_HOME"
-        run rm -rf "$DLDOCTOR_HOME"
+        if [ ! -f "$DLDOCTOR_HOME/$HOME_MARKER" ] || [ -L "$DLDOCTOR_HOME/$HOME_MARKER" ]; then
+            die "refusing to remove $DLDOCTOR_HOME: the installer did not make it (no $HOME_MARKER in it); remove dldoctor's environment ($DLDOCTOR_HOME/venv) yourself" 2
+        fi
+        say "removing $DLDOCTOR_HOME/venv"
+        run rm -rf "$DLDOCTOR_HOME/venv"
+        run rm -f "$DLDOCTOR_HOME/$HOME_MARKER"
+        run rmdir "$DLDOCTOR_HOME" 2>/dev/null || say "kept $DLDOCTOR_HOME: it holds files the installer did not make"
     fi
     remove_path_lines
     say "dldoctor is uninstalled"
@@ -346,6 +378,10 @@ after_install() {
     status=0
     if [ "$CHECK" -eq 1 ]; then
         "$dld" check || status=$?
+        # Ctrl-C (or a kill) during the check stops here: it never carries on into setup.
+        if [ "$status" -ge 128 ]; then
+            die "interrupted during dldoctor check; setup was not run" "$status"
+        fi
     fi
     if [ -n "$SETUP" ]; then
         say "setting up $SETUP"
@@ -363,6 +399,19 @@ after_install() {
         printf '  dldoctor setup pytorch     a verified PyTorch environment for this machine\n'
         printf '  dldoctor explain ID        what a finding means\n'
     fi
+}
+
+# A fresh folder only this user can read: mktemp, else mkdir (which never follows a planted name or link) of
+# an unpredictable name; never a fixed /tmp path.
+make_work_dir() {
+    if command -v mktemp >/dev/null 2>&1; then
+        mktemp -d "${TMPDIR:-/tmp}/dldoctor-install.XXXXXXXX" && return 0
+    fi
+    random=$(od -An -N12 -tx1 /dev/urandom 2>/dev/null | tr -d ' \n')
+    [ -n "$random" ] || return 1
+    dir="${TMPDIR:-/tmp}/dldoctor-install.$random"
+    (umask 077 && mkdir "$dir") || return 1
+    printf '%s\n' "$dir"
 }
 
 main() {
@@ -420,9 +469,10 @@ main() {
     [ -n "${HOME:-}" ] || die "HOME is not set" 2
     DLDOCTOR_HOME=${DLDOCTOR_HOME:-$(default_home)}
     BIN_DIR=${BIN_DIR:-$(default_bin_dir)}
-    WORK_DIR=$(mktemp -d 2>/dev/null || printf '/tmp/dldoctor-install.%s' "$$")
-    mkdir -p "$WORK_DIR"
-    trap 'rm -rf "$WORK_DIR"' EXIT INT TERM
+    WORK_DIR=$(make_work_dir) || die "cannot make a private temporary folder (no mktemp, and ${TMPDIR:-/tmp} refused one)"
+    trap 'rm -rf "$WORK_DIR"' EXIT
+    trap 'rm -rf "$WORK_DIR"; exit 130' INT
+    trap 'rm -rf "$WORK_DIR"; exit 143' TERM
     if [ "$UNINSTALL" -eq 1 ]; then
         uninstall_dldoctor
         return 0

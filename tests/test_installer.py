@@ -140,10 +140,11 @@ def served(wheel: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def test_wrong_checksum_is_refused(served: tuple[str, Path], tmp_path: Path) -> None:
     url, site = served
-    (site / (url.rsplit("/", 1)[1] + ".sha256")).write_text("0" * 64 + "  x.whl\n")
     home = tmp_path / "home"
     home.mkdir()
-    env = {**os.environ, "HOME": str(home), "DLDOCTOR_SOURCE": url, "DLDOCTOR_HOME": str(home / "dld")}
+    # Plain http is taken only with a checksum the user gives (the server's own .sha256 proves nothing).
+    env = {**os.environ, "HOME": str(home), "DLDOCTOR_SOURCE": url, "DLDOCTOR_HOME": str(home / "dld"),
+           "DLDOCTOR_SHA256": "0" * 64}
     proc = subprocess.run(["sh", str(SCRIPT), "--bin-dir", str(home / "bin"), "--no-check"], capture_output=True,
                           text=True, env=env, timeout=120, check=False)
     assert proc.returncode == 4, proc.stderr
@@ -161,7 +162,8 @@ def test_no_checksum_tool_is_refused(served: tuple[str, Path], wheel: Path, tmp_
     (bin_dir / "python3").symlink_to(sys.executable)
     home = tmp_path / "home"
     home.mkdir()
-    env = {"HOME": str(home), "PATH": str(bin_dir), "DLDOCTOR_SOURCE": url, "DLDOCTOR_HOME": str(home / "dld")}
+    env = {"HOME": str(home), "PATH": str(bin_dir), "DLDOCTOR_SOURCE": url, "DLDOCTOR_HOME": str(home / "dld"),
+           "DLDOCTOR_SHA256": digest}
     proc = subprocess.run(["sh", str(SCRIPT), "--bin-dir", str(home / "bin"), "--no-check"], capture_output=True,
                           text=True, env=env, timeout=120, check=False)
     assert proc.returncode != 0
@@ -210,3 +212,100 @@ def test_no_modify_path_is_honoured(tmp_path: Path) -> None:
                           text=True, env=env, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "would append" not in proc.stdout and not (home / ".profile").exists()
+
+
+# ---- issue 12: uninstall removes only what the installer made; no predictable temporaries; http needs a checksum ----
+
+
+def _uninstall(home: Path, dld_home: Path, *, path: str | None = None, tmpdir: Path | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    env = {"HOME": str(home), "PATH": path or os.environ["PATH"], "DLDOCTOR_HOME": str(dld_home)}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    return subprocess.run(["sh", str(SCRIPT), "--bin-dir", str(home / "bin"), "--uninstall"], capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
+
+
+def test_uninstall_refuses_a_folder_the_installer_did_not_make(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work\n")
+    (home / "venv").mkdir()
+    proc = _uninstall(home, home)  # DLDOCTOR_HOME=$HOME sh install.sh --uninstall
+    assert proc.returncode == 2, proc.stderr
+    assert "refusing to remove" in proc.stderr and "did not make it" in proc.stderr
+    assert (home / "thesis.tex").read_text() == "years of work\n" and (home / "venv").is_dir()
+
+
+def test_uninstall_removes_only_the_venv_and_its_marker(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    dld_home = home / "dld"
+    (dld_home / "venv" / "bin").mkdir(parents=True)
+    (dld_home / ".dldoctor-installer").write_text("made by the dldoctor installer\n")
+    (dld_home / "notes.txt").write_text("mine\n")
+    proc = _uninstall(home, dld_home)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in dld_home.iterdir()) == ["notes.txt"]
+    (dld_home / "notes.txt").unlink()
+    (dld_home / "venv").mkdir()
+    (dld_home / ".dldoctor-installer").write_text("x\n")
+    assert _uninstall(home, dld_home).returncode == 0
+    assert not dld_home.exists()
+
+
+def test_uninstall_keeps_a_symlinked_bashrc_a_link_and_leaves_no_temporary(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "bashrc"
+    real.write_text("# mine\nexport PATH=\"/x:$PATH\" # added by the dldoctor installer\nalias ll='ls -l'\n")
+    real.chmod(0o640)
+    (home / ".bashrc").symlink_to(real)
+    (home / ".profile").write_text('export PATH="/x:$PATH" # added by the dldoctor installer\n')
+    work = tmp_path / "tmp"
+    work.mkdir()
+    proc = _uninstall(home, home / "not-there", tmpdir=work)
+    assert proc.returncode == 0, proc.stderr
+    assert (home / ".bashrc").is_symlink()
+    assert real.read_text() == "# mine\nalias ll='ls -l'\n" and (real.stat().st_mode & 0o777) == 0o640
+    assert (home / ".profile").read_text() == ""
+    assert sorted(p.name for p in home.iterdir()) == [".bashrc", ".profile"]
+    assert list(work.iterdir()) == [] and sorted(p.name for p in dotfiles.iterdir()) == ["bashrc"]
+
+
+def test_without_mktemp_no_predictable_temporary_is_used(tmp_path: Path) -> None:
+    assert "/tmp/dldoctor-install.%s" not in SCRIPT.read_text()
+    tools = tuple(t for t in BASIC_TOOLS if t != "mktemp") + ("od", "tr", "ls", "rmdir")
+    bin_dir = _no_python_path(tmp_path, tools)
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "tmp"
+    work.mkdir()
+    # Every name the old fallback could pick (dldoctor-install.<pid>) planted as a link to a victim folder.
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep").write_text("x")
+    for pid in range(1, 400):
+        (work / f"dldoctor-install.{pid}").symlink_to(victim)
+    proc = _uninstall(home, home / "not-there", path=str(bin_dir), tmpdir=work)
+    assert proc.returncode == 0, proc.stderr
+    assert (victim / "keep").exists()
+    assert all(p.is_symlink() for p in work.iterdir()) and len(list(work.iterdir())) == 399
+
+
+def test_plain_http_source_needs_a_checksum_from_the_user(served: tuple[str, Path], wheel: Path,
+                                                          tmp_path: Path) -> None:
+    url, site = served
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (site / (wheel.name + ".sha256")).write_text(f"{digest}  {wheel.name}\n")  # the server vouching for itself
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "DLDOCTOR_SOURCE": url, "DLDOCTOR_HOME": str(home / "dld")}
+    env.pop("DLDOCTOR_SHA256", None)
+    proc = subprocess.run(["sh", str(SCRIPT), "--bin-dir", str(home / "bin"), "--no-check"], capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "plain http" in proc.stderr and "DLDOCTOR_SHA256" in proc.stderr
+    assert not (home / "dld").exists() and not (home / "bin").exists()
