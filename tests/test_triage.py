@@ -83,6 +83,20 @@ EXPECTED: dict[str, tuple[str, str | None, str]] = {
         "error", "driver.too-old-for-framework", "driver 340.93 cannot run the CUDA 7.0 runtime"),
     "pytorch-44106-rocm37-source-build-device-66a1": (
         "ok", None, "a ROCm source build that reports CUDA (HIP) available"),
+    "vllm-35404-h100-driver580-nvcc131-new-format": (
+        "warning", "cuda.toolkit-newer-than-driver", "nvcc 13.1 is newer than driver 580.105.08's CUDA 13.0"),
+    "vllm-13497-rtx4090-driver535-torch251-cu121": (
+        "ok", None, "2.5.1+cu121 has sm_89; driver 535.183.01 fully supports CUDA 12.1"),
+    "vllm-11959-8x-h100-driver550-torch251-cu124": (
+        "ok", None, "2.5.1+cu124 has sm_90; driver 550.127.05 fully supports CUDA 12.4"),
+    "vllm-18272-a100-driver575-torch270-cu128": (
+        "ok", None, "2.7.0+cu128 has sm_80; driver 575.51.03 supports CUDA 12.9, nvcc 12.9 included"),
+    "vllm-17516-8x-h800-driver535-torch260-cu124": (
+        "ok", None, "cu124 runs on 535 (CUDA 12.2) under minor-version compatibility; nvcc 12.1 is older"),
+    "tf-49862-tf250-gtx1070-driver460-libcudart110": (
+        "error", "frameworks.tensorflow-missing-cuda-libs", "TF 2.5 pip needs the CUDA 11 libraries installed"),
+    "deepchem-2467-docker-v100-libcudart110": (
+        "error", "frameworks.tensorflow-missing-cuda-libs", "TF 2.4 needs CUDA 11.0's libcudart; the image has 10.1"),
 }
 
 #: Open bugs: fixtures dldoctor still gets wrong, each with why. strict: the day one is fixed, its mark must go.
@@ -180,7 +194,9 @@ def test_collect_env_becomes_a_partial_snapshot() -> None:
     snap = result.snapshot
     assert snap["schema"] == "dldoctor.snapshot/1" and snap["source"] == "report"
     assert snap["nvidia"]["driver_version"] == "535.104.05"
-    assert snap["nvidia"]["cuda_driver_version"] is None  # not stated: unknown, never guessed
+    # collect_env does not print the driver's CUDA: NVIDIA's driver table gives it, and says so
+    assert snap["nvidia"]["cuda_driver_version"] == "12.2"
+    assert any(p["key"] == "cuda_driver_version" and p["parser"] == "NVIDIA driver table" for p in snap["provenance"])
     assert snap["nvidia"]["gpus"][0]["compute_capability"] == "8.6"
     torch = snap["frameworks"]["installed"][0]
     assert (torch["name"], torch["variant"], torch["cuda_version"]) == ("pytorch", "cuda", "11.8")

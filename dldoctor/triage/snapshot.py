@@ -321,6 +321,13 @@ def _gpu_names(parsed: Parsed) -> list[tuple[str, Fact]]:
     return warned or [(str(f.value), f) for f in parsed.all("lspci_gpu") + parsed.all("amd_gpu")]
 
 
+def parsed_os_windows(parsed: Parsed) -> bool:
+    """Whether the driver is a Windows one (native Windows or WSL2)."""
+    os_text = str(_value(parsed, "os") or "").lower()
+    platform = str(_value(parsed, "platform") or "").lower()
+    return "windows" in os_text or platform.startswith("windows") or "microsoft-standard" in platform
+
+
 def _nvidia_facts(parsed: Parsed, causes: set[str], names: list[str]) -> dict[str, Any] | None:
     driver = _value(parsed, "driver_version")
     module = _value(parsed, "kernel_module")
@@ -340,7 +347,17 @@ def _nvidia_facts(parsed: Parsed, causes: set[str], names: list[str]) -> dict[st
         gpus.append(gpu)
     if not gpus and nvidia_cause:
         gpus = [{"name": None, "cc": None}]  # the messages speak of an NVIDIA GPU the text does not name
-    nv: dict[str, Any] = {"driver": driver, "cuda_driver": _value(parsed, "cuda_driver_version"), "gpus": gpus}
+    cuda_driver = _value(parsed, "cuda_driver_version")
+    if driver and not cuda_driver and not parsed.first("smi_version"):
+        # collect_env gives the driver, not its CUDA: NVIDIA's driver table says which CUDA it fully supports
+        from dldoctor.knowledge.queries import max_cuda_for_driver
+
+        windows = parsed_os_windows(parsed)
+        cuda_driver = max_cuda_for_driver(driver, "windows" if windows else "linux")
+        source = parsed.first("driver_version")
+        if cuda_driver and source is not None:
+            parsed.add("cuda_driver_version", cuda_driver, source.line, source.text, "NVIDIA driver table")
+    nv: dict[str, Any] = {"driver": driver, "cuda_driver": cuda_driver, "gpus": gpus}
     if module:
         nv["kernel_module"] = module
     if "driver.library-mismatch" in causes:
