@@ -97,6 +97,12 @@ EXPECTED: dict[str, tuple[str, str | None, str]] = {
         "error", "frameworks.tensorflow-missing-cuda-libs", "TF 2.5 pip needs the CUDA 11 libraries installed"),
     "deepchem-2467-docker-v100-libcudart110": (
         "error", "frameworks.tensorflow-missing-cuda-libs", "TF 2.4 needs CUDA 11.0's libcudart; the image has 10.1"),
+    "jax-12213-colab-t4-driver460-print-environment-info": (
+        "ok", None, "JAX lists a GpuDevice; driver 460.32.03 on a T4: healthy"),
+    "rocm-docker-89-rx6900xt-no-binary-for-gpu": (
+        "error", "amd.gfx-not-in-build", "the ROCm 5.1.1 image's PyTorch has no code object for gfx1030"),
+    "pytorch-145670-rx5700xt-gfx1010-torch27-rocm63": (
+        "error", "amd.gfx-not-in-build", "gfx1010 is in no ROCm 6.3 wheel's target list"),
 }
 
 #: Open bugs: fixtures dldoctor still gets wrong, each with why. strict: the day one is fixed, its mark must go.

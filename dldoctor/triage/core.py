@@ -138,8 +138,9 @@ def _missing(parsed: Parsed, snapshot: dict[str, Any], report: Report, cause: Fi
     nvidia = snapshot.get("nvidia") or {}
     amd = snapshot.get("amd") or {}
     installed = (snapshot.get("frameworks") or {}).get("installed") or []
-    # a CPU-only report with no NVIDIA fact at all is not asked for nvidia-smi
-    nvidia_side = nvidia.get("present") or not (amd.get("present") or (
+    amd_cause = cause is not None and cause.id.startswith("amd.")
+    # a CPU-only or AMD report with no NVIDIA fact at all is not asked for nvidia-smi
+    nvidia_side = nvidia.get("present") or not (amd.get("present") or amd_cause or (
         installed and all(fw.get("variant") == "cpu" for fw in installed)))
     if cause is not None and cause.id == "driver.library-mismatch":
         if not nvidia.get("kernel_module_version"):
@@ -153,7 +154,7 @@ def _missing(parsed: Parsed, snapshot: dict[str, Any], report: Report, cause: Fi
     elif any(g.get("name") and not g.get("compute_capability") for g in nvidia.get("gpus") or []):
         out.append("the GPU's compute capability is not known to dldoctor: ask for "
                    "`nvidia-smi --query-gpu=name,compute_cap --format=csv`")
-    if amd.get("present") and not any(g.get("gfx_target") for g in amd.get("gpus") or []):
+    if (amd.get("present") or amd_cause) and not any(g.get("gfx_target") for g in amd.get("gpus") or []):
         out.append("the AMD GPU's gfx target is not in the report: ask for `rocminfo | grep gfx`")
     if not installed and (parsed.first("warned_gpu") or parsed.first("arch_list")):
         out.append("the PyTorch version and build are not in the report (its warning shows it is installed): ask for "

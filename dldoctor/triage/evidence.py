@@ -87,6 +87,8 @@ PATTERNS: tuple[_Pattern, ...] = (
     _p("cannot open shared object file", r"(?:libcudnn|libcudart|libcublas|libcusolver)\S*\.so\S*: cannot open "
        r"shared object file", "frameworks.tensorflow-missing-cuda-libs",
        "the framework cannot find the CUDA libraries it was built against"),
+    _p("hiperrornobinaryforgpu", r"hipErrorNoBinaryForGpu", "amd.gfx-not-in-build",
+       "the ROCm build has no code object for this GPU's gfx target"),
     _p("torch not compiled with cuda enabled", r"Torch not compiled with CUDA enabled",
        "frameworks.cpu-build-on-gpu-machine", "a CPU-only PyTorch is installed"),
     _p("cuda_visible_devices", r"CUDA_VISIBLE_DEVICES.*(?:no CUDA-capable device|invalid device ordinal)",

@@ -386,7 +386,7 @@ def _amd_facts(parsed: Parsed, names: list[str], all_amd: bool) -> dict[str, Any
         if target is None and name:
             inner = re.search(r"(gfx[0-9a-f]+)", name)
             target = inner.group(1) if inner else None
-        gpus.append({"name": re.sub(r"\s*\(gfx[0-9a-f]+\)", "", name) if name else None, "gfx": target})
+        gpus.append({"name": re.sub(r"\s*\(gfx[^)]*\)", "", name) if name else None, "gfx": target})
     return {"rocm": ".".join(str(rocm).split(".")[:2]) if rocm else None, "gpus": gpus}
 
 
