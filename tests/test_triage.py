@@ -103,6 +103,12 @@ EXPECTED: dict[str, tuple[str, str | None, str]] = {
         "error", "amd.gfx-not-in-build", "the ROCm 5.1.1 image's PyTorch has no code object for gfx1030"),
     "pytorch-145670-rx5700xt-gfx1010-torch27-rocm63": (
         "error", "amd.gfx-not-in-build", "gfx1010 is in no ROCm 6.3 wheel's target list"),
+    "pytorch-45028-a100-sm80-driver450-torch-cu102": (
+        "error", "frameworks.capability-not-compiled", "a build for sm_37..sm_70 on an A100 (sm_80)"),
+    "sd-webui-docker-474-tesla-p4-no-nvidia-runtime": (
+        "error", "containers.docker-no-nvidia-runtime", "nvidia-smi works on the host; Docker has no nvidia runtime"),
+    "retinanet-278-rtx3090-driver455-no-nvidia-runtime": (
+        "error", "containers.docker-no-nvidia-runtime", "nvidia-smi works on the host; Docker has no nvidia runtime"),
 }
 
 #: Open bugs: fixtures dldoctor still gets wrong, each with why. strict: the day one is fixed, its mark must go.

@@ -60,7 +60,7 @@ PATTERNS: tuple[_Pattern, ...] = (
        "driver.not-loaded", "the host's nvidia kernel module is not loaded"),
     _p("nvidia-container-cli", r"nvidia-container-cli: initialization error",
        "driver.nvml-error", "the NVIDIA container runtime could not initialise NVML on the host"),
-    _p("could not select device driver", r"could not select device driver .* with capabilities: \[\[gpu\]\]",
+    _p("could not select device driver", r"could not select device driver\b.*with capabilities: \[\[gpu\]\]",
        "containers.docker-no-nvidia-runtime", "Docker has no NVIDIA runtime to hand the GPU to the container"),
     _p("couldn't communicate with the nvidia driver", r"NVIDIA-SMI has failed because it couldn't communicate",
        "driver.not-loaded", "nvidia-smi cannot reach the kernel module"),

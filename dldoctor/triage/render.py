@@ -65,6 +65,20 @@ def _build_hint(result: Triage) -> str | None:
     return "which CUDA build fits depends on the driver version, which is not in the report: ask for `nvidia-smi`"
 
 
+def _fix(result: Triage) -> list[str]:
+    """The cause's fix commands, a placeholder for the build replaced by the build the chooser picked."""
+    if result.cause is None:
+        return []
+    recs = _recommendations(result)
+    out: list[str] = []
+    for command in result.cause.fix:
+        if "<the build below>" in command:
+            out += [rec.install for rec in recs] or [command]
+        else:
+            out.append(command)
+    return out
+
+
 def _other(result: Triage) -> list[Finding]:
     cause = result.cause.id if result.cause else None
     return [f for f in result.report.findings if f.id != cause and f.severity.rank > 0]
@@ -90,9 +104,10 @@ def render_text(result: Triage) -> str:
     if evidence:
         lines.append("evidence:")
         lines += [f"  {e}" for e in evidence]
-    if cause is not None and cause.fix:
+    fix = _fix(result)
+    if fix:
         lines.append("fix:")
-        lines += [f"  {c}" for c in cause.fix]
+        lines += [f"  {c}" for c in fix]
     label = "install" if _build_is_fix(result) else "the build that fits this machine"
     for rec in _recommendations(result):
         release = f" {rec.release}" if rec.release else ""
@@ -128,9 +143,9 @@ def render_markdown(result: Triage) -> str:
     else:
         out.append(f"**Likely cause:** {cause.title} (`{cause.id}`)")
         out.append("")
-        commands = list(cause.fix)
+        commands = _fix(result)
         if _build_is_fix(result):
-            commands += [rec.install for rec in _recommendations(result)]
+            commands += [rec.install for rec in _recommendations(result) if rec.install not in commands]
         if commands:
             out.append("**Fix:**")
             out.append("```sh")
