@@ -459,6 +459,28 @@ def triage(
     return int(ExitCode.FINDINGS if result.status == "error" else ExitCode.OK)
 
 
+@app.command()
+def report(
+    snapshot_file: Annotated[
+        Optional[Path],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
+        typer.Option("--snapshot", help="Report a snapshot taken elsewhere instead of this machine."),
+    ] = None,
+    python: PythonOpt = None,
+    timeout: TimeoutOpt = 5.0,
+) -> None:
+    """Print a markdown block for a new bug report: the facts that matter, the verdict, the redacted snapshot."""
+    from dldoctor.check import diagnose
+    from dldoctor.triage.report_block import render_report_block
+
+    if snapshot_file is not None:
+        from dldoctor.snapshot import load_snapshot, redact_snapshot
+
+        doc = redact_snapshot(load_snapshot(snapshot_file))
+    else:
+        doc = _snapshot(python, False, True, timeout)
+    sys.stdout.write(render_report_block(doc, diagnose(doc)))
+
+
 def main() -> None:
     """The console-script entry point."""
     try:

@@ -370,3 +370,42 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     md = _cli("--format", "markdown", "-", stdin=fixture.read_bytes())
     assert md.stdout.startswith(b"**Likely cause:**")
     assert _cli("--format", "html", str(fixture)).returncode == ExitCode.USAGE
+
+
+# --- dldoctor report -> dldoctor triage -----------------------------------------------------------------
+
+def _realworld_cases() -> list[Path]:
+    from tests.realworld.build import case_paths
+
+    return case_paths()
+
+
+@pytest.mark.parametrize("path", _realworld_cases()[:41:4], ids=lambda p: p.stem)
+def test_a_report_block_triages_to_the_same_verdict(path: Path) -> None:
+    """What `dldoctor report` prints for a machine, pasted into an issue, triages to check's own verdict."""
+    from dldoctor.check import diagnose
+    from dldoctor.triage.report_block import render_report_block
+    from tests.realworld.build import build, load_case
+
+    doc = build(load_case(path))
+    direct = diagnose(doc)
+    body = "### Describe the bug\n\nIt fails.\n\n" + render_report_block(doc, direct) + "\nThanks!\n"
+    result = triage(body)
+    assert result.snapshot["source"] == "report"
+    assert {f.id for f in result.report.findings} == {f.id for f in direct.findings}
+    assert result.status == direct.status and result.missing == []
+
+
+def test_report_cli_on_a_snapshot_file(tmp_path: Path) -> None:
+    from tests.realworld.build import build, load_case
+
+    snap = tmp_path / "snap.json"
+    case = load_case(_realworld_cases()[0])
+    snap.write_text(json.dumps(build(case)), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "dldoctor", "report", "--snapshot", str(snap)], capture_output=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    block = out.stdout.decode()
+    assert block.startswith("**dldoctor ") and "```json" in block and "<details>" in block
+    back = _cli("--json", "-", stdin=out.stdout)
+    assert json.loads(back.stdout)["report"]["snapshot"]["source"] == "report"

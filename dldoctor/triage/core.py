@@ -170,14 +170,46 @@ def _missing(parsed: Parsed, snapshot: dict[str, Any], report: Report, cause: Fi
     return out
 
 
+_SNAPSHOT_MARK = '"schema": "dldoctor.snapshot/1"'
+
+
+def embedded_snapshot(text: str) -> tuple[dict[str, Any], int, int] | None:
+    """A dldoctor snapshot pasted in the text (as `dldoctor report` folds it in), and its first line; JSON, never eval."""
+    import json
+
+    mark = text.find(_SNAPSHOT_MARK)
+    if mark < 0:
+        return None
+    start = text.rfind("{", 0, mark)
+    for _ in range(64):  # the snapshot's own brace is the nearest; a few nested ones at most before it
+        if start < 0:
+            break
+        try:
+            doc, end = json.JSONDecoder().raw_decode(text, start)
+        except ValueError:
+            doc, end = None, start
+        if isinstance(doc, dict) and doc.get("schema") == "dldoctor.snapshot/1":
+            return doc, text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 1
+        start = text.rfind("{", 0, start)
+    return None
+
+
 def triage(text: str, *, framework: str | None = None) -> Triage:
     """Read `text` (one pasted output or a whole issue body) and diagnose the machine it describes."""
     lines = list(unwrap(text))
     parsed = parse(text, lines)
     evidence = _refine(find_evidence(text, lines), parsed)
     causes = {e.cause for e in evidence}
-    machine = to_machine(parsed, causes, text.lower())
-    snapshot = build_snapshot(machine, parsed.facts)
+    pasted = embedded_snapshot(text) if _SNAPSHOT_MARK in text else None
+    if pasted is not None:
+        # the machine's own snapshot says more than any text around it: diagnose that
+        snapshot, line, last = pasted
+        parsed.add("dldoctor_snapshot", "dldoctor.snapshot/1", line, "{ ... dldoctor snapshot ... }", "dldoctor snapshot")
+        parsed.used_lines.update(range(line, last + 1))
+        snapshot = dict(snapshot, source="report", provenance=[f.to_json() for f in parsed.facts])
+    else:
+        machine = to_machine(parsed, causes, text.lower())
+        snapshot = build_snapshot(machine, parsed.facts)
     report = diagnose(snapshot, framework=framework)
     findings = list(report.findings)
     have = {f.id for f in findings}
@@ -190,7 +222,9 @@ def triage(text: str, *, framework: str | None = None) -> Triage:
     cause = _choose(report, evidence)
     used = parsed.used_lines | {e.line for e in evidence}
     skipped = _ranges([n for n, _ in lines if n not in used])
-    return Triage(parsed, evidence, snapshot, report, cause, _missing(parsed, snapshot, report, cause), skipped)
+    # a pasted snapshot was probed, not written: what it lacks is absent, not left out
+    missing = [] if pasted is not None else _missing(parsed, snapshot, report, cause)
+    return Triage(parsed, evidence, snapshot, report, cause, missing, skipped)
 
 
 def _refine(evidence: list[Evidence], parsed: Parsed) -> list[Evidence]:
