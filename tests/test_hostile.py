@@ -440,3 +440,162 @@ def test_nvidia_smi_garbage_is_a_parse_failure_not_769_gpus(tmp_path: Path) -> N
         _from_nvidia_smi(machine, notes, result)  # type: ignore[arg-type]
         assert result["gpus"] == []
         assert any("not understood" in f.error for f in notes.failures), notes.failures
+
+
+# ---- fuzz: the snapshot reader and every rule, with huge numbers, nesting and control characters ----------
+
+def _strategies():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    evil_text = st.text(alphabet=st.sampled_from(["a", "1", ".", "\u001b", "]", "\u0007", "\u009b", "\x00", "[",
+                                                  "\n", "é", "@", ":", "/"]), max_size=20)
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), evil_text,
+                        st.integers(min_value=10**100, max_value=10**200))
+    trees = st.recursive(scalars, lambda kids: st.one_of(st.lists(kids, max_size=3),
+                                                         st.dictionaries(evil_text, kids, max_size=3)),
+                         max_leaves=15)
+    return st, evil_text, trees
+
+
+def test_fuzz_snapshot_reader_and_rules(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    from dldoctor.check import diagnose
+    from dldoctor.errors import InputError
+    from dldoctor.render import render_check
+    from dldoctor.snapshot import SECTIONS, load_snapshot
+
+    st, evil_text, trees = _strategies()
+    path = tmp_path / "fuzz.json"
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(sections=st.dictionaries(st.sampled_from(SECTIONS), trees, max_size=len(SECTIONS)),
+           extra=st.sampled_from(["", '"n": ' + "7" * 5000 + ",", '"d": ' + "[" * 3000 + "]" * 3000 + ",",
+                                  '"s": "\\u001b]0;x\\u0007",']),
+           all_sections=st.booleans())
+    def check(sections: dict[str, object], extra: str, all_sections: bool) -> None:
+        doc: dict[str, object] = {name: None for name in SECTIONS} if all_sections else {}
+        doc.update(sections)
+        body = json.dumps({"schema": "dldoctor.snapshot/1", **doc, "probe_failures": []})
+        path.write_text("{" + extra + body[1:])
+        try:
+            loaded = load_snapshot(path)
+        except InputError:
+            return
+        report = diagnose(loaded)
+        for line in render_check(report, 2):
+            assert not any(ch in line for ch in ("\u001b", "\u0007", "\u009b", "\x00")), line
+
+    check()
+
+
+# ---- kills and concurrency, venv backend: the conda backend's flock, leftover cleaning and restore -----------
+
+
+def _venv_setup(tmp_path: Path, fake: object):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from tests.test_setup_venv import HERE_PY, _backend, plan_for
+
+    plan = replace(plan_for("gtx1080ti-sm61-torch-cu130", tmp_path, "pytorch==2.7.1", python=HERE_PY), glibc="2.35")
+    return plan, _backend(tmp_path, fake, "pip")  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def fake_wheels(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.test_setup_venv import FakeIndex
+
+    return FakeIndex(tmp_path_factory.mktemp("fake-index"))
+
+
+def _needs_cp311() -> None:
+    from tests.test_setup_venv import HERE_PY
+
+    if HERE_PY != "3.11":
+        pytest.skip("the fake wheels are cp311")
+
+
+def test_two_venv_setups_into_one_prefix_the_second_is_refused(tmp_path: Path, fake_wheels: object) -> None:
+    _needs_cp311()
+    from dldoctor.errors import UnavailableError
+    from dldoctor.setup.backend import run_setup
+    from dldoctor.setup.conda_install import prefix_lock
+
+    plan, backend = _venv_setup(tmp_path, fake_wheels)
+    with prefix_lock(plan.prefix.absolute()), pytest.raises(UnavailableError, match="another dldoctor"):
+        run_setup(plan, backend, lambda _m: None, verify=False)
+    assert not plan.prefix.exists()
+
+
+def test_venv_leftovers_are_removed_and_a_kill_between_the_renames_is_undone(tmp_path: Path,
+                                                                           fake_wheels: object) -> None:
+    _needs_cp311()
+    from dldoctor.setup.backend import run_setup
+    from tests.test_setup_venv import _venv_torch
+
+    plan, backend = _venv_setup(tmp_path, fake_wheels)
+    run_setup(plan, backend, lambda _m: None, verify=False)
+    prefix = plan.prefix
+    # What kills leave: a staging venv (shared name and the old venv-only name), and the old environment
+    # moved aside with nothing at the prefix (killed between the two renames).
+    for name in (f".{prefix.name}.dldoctor-new-4242", f"{prefix.name}.new-deadbeef"):
+        (prefix.parent / name).mkdir()
+        (prefix.parent / name / "pyvenv.cfg").write_text("home = /usr\n")
+        (prefix.parent / name / "big").write_bytes(b"\0" * 1_000_000)
+    prefix.rename(prefix.parent / f".{prefix.name}.dldoctor-old-4243")
+    said: list[str] = []
+    run_setup(plan, backend, said.append, verify=False)
+    assert any("restored" in line for line in said), said
+    assert _venv_torch(prefix) == "2.7.1+cu126"
+    left = sorted(p.name for p in prefix.parent.iterdir() if "new-" in p.name or "old-" in p.name)
+    assert left == [], left
+
+
+KILLER = """
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from dldoctor.setup.backend import run_setup
+from tests.test_setup_venv import HERE_PY, FakeIndex, _backend, plan_for
+tmp = Path(sys.argv[1])
+index = FakeIndex(tmp / f"index-{os.getpid()}")  # a new index each run: a new lock, so a real reinstall
+plan = replace(plan_for("gtx1080ti-sm61-torch-cu130", tmp, sys.argv[2], python=HERE_PY), glibc="2.35")
+run_setup(plan, _backend(tmp, index, "pip"), print, verify=False)
+"""
+
+
+def test_venv_setup_killed_at_random_points_keeps_the_old_environment(tmp_path: Path) -> None:
+    _needs_cp311()
+    import random
+    import signal
+    import time
+
+    from tests.test_setup_venv import _venv_torch
+
+    root = Path(__file__).resolve().parent.parent
+    args = [sys.executable, "-c", KILLER, str(tmp_path)]
+    first = subprocess.run([*args, "pytorch==2.7.1"], capture_output=True, text=True, timeout=300, cwd=root,
+                           check=False)
+    assert first.returncode == 0, first.stderr[-2000:]
+    prefix = tmp_path / "env"
+    assert _venv_torch(prefix) == "2.7.1+cu126"
+    rng = random.Random(12)
+    for _ in range(4):
+        # Force a reinstall (a new lock) and kill it somewhere along the way.
+        proc = subprocess.Popen([*args, "pytorch==2.7.1"], cwd=root, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if (prefix / "pyvenv.cfg").is_file():
+            assert _venv_torch(prefix) == "2.7.1+cu126"  # the old environment (or the whole new one) works
+        else:  # killed between the two renames: the old one waits beside it, put back by the next run
+            assert list(tmp_path.glob(".env.dldoctor-old-*")), sorted(p.name for p in tmp_path.iterdir())
+    done = subprocess.run([*args, "pytorch==2.7.1"], capture_output=True, text=True, timeout=300, cwd=root,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _venv_torch(prefix) == "2.7.1+cu126"
+    left = sorted(p.name for p in tmp_path.iterdir() if "new-" in p.name or "old-" in p.name)
+    assert left == [], left
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]

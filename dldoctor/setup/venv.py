@@ -25,7 +25,6 @@ import json
 import os
 import platform as platform_mod
 import re
-import secrets
 import shutil
 import sys
 import tempfile
@@ -37,6 +36,9 @@ from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired
 from dldoctor.output import is_stamped, stamped, write_owned
 from dldoctor.runner import CommandResult, Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
+from dldoctor.setup.conda_install import _STAGING as STAGING_PREFIX
+from dldoctor.setup.conda_install import _swap as swap_prefix
+from dldoctor.setup.conda_install import clean_leftovers, prefix_lock
 from dldoctor.setup.plan import Plan
 from dldoctor.setup.wheels import (
     LOCK_NAME,
@@ -204,30 +206,34 @@ class VenvBackend:
         lock_digest = sha256_file(lock.path)
         header = read_lock_header(lock_text)
         _check_platform_matches(header.get("platform", ""))
-        if (prefix / MARKER).is_file() and (prefix / MARKER).read_text().strip() == lock_digest \
-                and os.access(python_in, os.X_OK):
-            progress(f"install: {prefix} already holds this lock")
-            return InstallResult(location=str(prefix), python=python_in, changed=False, activate=activate,
-                                 details={"installer": None})
-        if prefix.exists() and not (prefix / "pyvenv.cfg").is_file() and any(prefix.iterdir()):
-            raise OutputError(f"{prefix} exists and is not a virtual environment: refusing to replace it "
-                              "(choose another --prefix)")
-        base_python = self._base_python(plan.python)
-        _check_free_space(prefix.parent, header.get("download-bytes"))
-        tool = self._tool()
-        staging = prefix.parent / f"{prefix.name}.new-{secrets.token_hex(4)}"
-        try:
-            prefix.parent.mkdir(parents=True, exist_ok=True)
-            progress(f"install: creating a Python {plan.python} venv at {staging}")
-            self._make_venv(base_python, staging, prefix.name, need_pip=tool[0] == "pip")
-            progress(f"install: {lock.packages} packages with {tool[0]} (hashes required)")
-            self._install_lock(tool, staging, lock.path)
-            _relocate_scripts(staging, prefix)
-            (staging / MARKER).write_text(lock_digest + "\n")
-            _swap_in(staging, prefix)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        # The conda backend's lock, leftover cleaning and two-rename swap: one setup per prefix at a time, and a
+        # kill at any point leaves the old environment (put back if the kill fell between the two renames).
+        with prefix_lock(prefix):
+            clean_leftovers(prefix, progress)
+            _clean_legacy_staging(prefix, progress)
+            if (prefix / MARKER).is_file() and (prefix / MARKER).read_text().strip() == lock_digest \
+                    and os.access(python_in, os.X_OK):
+                progress(f"install: {prefix} already holds this lock")
+                return InstallResult(location=str(prefix), python=python_in, changed=False, activate=activate,
+                                     details={"installer": None})
+            if prefix.exists() and not (prefix / "pyvenv.cfg").is_file() and any(prefix.iterdir()):
+                raise OutputError(f"{prefix} exists and is not a virtual environment: refusing to replace it "
+                                  "(choose another --prefix)")
+            base_python = self._base_python(plan.python)
+            _check_free_space(prefix.parent, header.get("download-bytes"))
+            tool = self._tool()
+            staging = prefix.parent / f".{prefix.name}{STAGING_PREFIX}{os.getpid()}"
+            try:
+                progress(f"install: creating a Python {plan.python} venv at {staging}")
+                self._make_venv(base_python, staging, prefix.name, need_pip=tool[0] == "pip")
+                progress(f"install: {lock.packages} packages with {tool[0]} (hashes required)")
+                self._install_lock(tool, staging, lock.path)
+                _relocate_scripts(staging, prefix)
+                (staging / MARKER).write_text(lock_digest + "\n")
+                swap_prefix(staging, prefix)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
         progress(f"install: {prefix} is ready")
         return InstallResult(location=str(prefix), python=python_in, changed=True, activate=activate,
                              details={"installer": tool[2]})
@@ -420,17 +426,22 @@ def _relocate_scripts(staging: Path, prefix: Path) -> None:
             os.chmod(script, mode)
 
 
-def _swap_in(staging: Path, prefix: Path) -> None:
-    """Move the finished venv into place; the old one goes only once the new one is there."""
-    if not prefix.exists():
-        os.replace(staging, prefix)
+def _clean_legacy_staging(prefix: Path, progress: Progress) -> None:
+    """Remove what venv installs before the shared lock left when killed: `<prefix>.new-XXXXXXXX` folders
+    (and an `<prefix>.old-XXXXXXXX`, put back when the prefix itself is gone)."""
+    parent = prefix.parent
+    if not parent.is_dir():
         return
-    aside = prefix.parent / f"{prefix.name}.old-{secrets.token_hex(4)}"
-    os.replace(prefix, aside)
-    try:
-        os.replace(staging, prefix)
-    except BaseException:
-        os.replace(aside, prefix)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
+    pattern = re.compile(rf"{re.escape(prefix.name)}\.(new|old)-[0-9a-f]{{8}}")
+    for leftover in sorted(parent.iterdir()):
+        match = pattern.fullmatch(leftover.name)
+        if not match or not (leftover / "pyvenv.cfg").is_file():
+            continue
+        if match.group(1) == "old" and not prefix.exists():
+            leftover.rename(prefix)
+            progress(f"restored {prefix} (an earlier install was interrupted)")
+            continue
+        progress(f"removing {leftover.name} (left by an interrupted install)")
+        shutil.rmtree(leftover, ignore_errors=True)
+
 
