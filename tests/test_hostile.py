@@ -599,3 +599,16 @@ def test_venv_setup_killed_at_random_points_keeps_the_old_environment(tmp_path: 
     left = sorted(p.name for p in tmp_path.iterdir() if "new-" in p.name or "old-" in p.name)
     assert left == [], left
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("args", [("--python=",), ("--prefix=",), ("--timeout=nan",), ("--timeout=inf",),
+                                  ("--timeout=1e309",), ("--timeout=-1",)])
+def test_smoke_empty_target_or_odd_timeout_is_a_usage_error(args: tuple[str, ...]) -> None:
+    one_line_error(dld("smoke", *args), ExitCode.USAGE)
+
+
+def test_a_100kb_path_argument_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    long = "a" * 100_000
+    one_line_error(dld("check", "--snapshot", long), ExitCode.INPUT)
+    one_line_error(dld("check", "--python", long), ExitCode.INPUT)
+    one_line_error(dld("snapshot", "--timeout", "2", "-o", str(tmp_path / long)), ExitCode.OUTPUT)

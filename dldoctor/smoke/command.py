@@ -30,8 +30,8 @@ def smoke_command(
     (TargetError, TimeoutExpired, NoAcceleratorError, UnavailableError,
     UsageError) for the entry point to report.
     """
-    if timeout_s is not None and timeout_s <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
+    if timeout_s is not None and not 0 < timeout_s < float("inf"):  # nan, inf and 1e309 too
+        raise UsageError("--timeout must be a finite number of seconds above 0")
     target = SmokeTarget.from_options(python, prefix, image)
     options = SmokeOptions(framework=framework, device=device, quick=quick,
                            allow_cpu=allow_cpu, timeout_s=timeout_s)

@@ -57,6 +57,9 @@ class SmokeTarget:
 
     @classmethod
     def from_options(cls, python: str | None, prefix: str | None, image: str | None) -> SmokeTarget:
+        empty = [k for k, v in (("python", python), ("prefix", prefix), ("image", image)) if v is not None and not v]
+        if empty:  # `--python ''` must not quietly test the current interpreter
+            raise UsageError(f"--{empty[0]} needs a value (an empty one was given)")
         given = [(k, v) for k, v in (("python", python), ("prefix", prefix), ("image", image)) if v]
         if len(given) > 1:
             raise UsageError("give at most one of --python, --prefix, --image")
