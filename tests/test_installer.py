@@ -309,3 +309,22 @@ def test_plain_http_source_needs_a_checksum_from_the_user(served: tuple[str, Pat
     assert proc.returncode == 2, proc.stderr
     assert "plain http" in proc.stderr and "DLDOCTOR_SHA256" in proc.stderr
     assert not (home / "dld").exists() and not (home / "bin").exists()
+
+
+def test_ctrl_c_during_check_never_carries_on_into_setup(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    venv_bin = home / "dld" / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    log = tmp_path / "log"
+    (venv_bin / "python").write_text(f"#!/bin/sh\necho python \"$@\" >> {log}\nexit 0\n")
+    # `dldoctor check` ends as if Ctrl-C stopped it (130); setup must not follow.
+    (venv_bin / "dldoctor").write_text(f"#!/bin/sh\necho dldoctor \"$@\" >> {log}\n"
+                                       "[ \"$1\" = check ] && exit 130\nexit 0\n")
+    for tool in ("python", "dldoctor"):
+        (venv_bin / tool).chmod(0o755)
+    env = {**os.environ, "HOME": str(home), "DLDOCTOR_HOME": str(home / "dld"), "DLDOCTOR_NO_MODIFY_PATH": "1"}
+    proc = subprocess.run(["sh", str(SCRIPT), "--bin-dir", str(home / "bin"), "--setup", "pytorch"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 130, proc.stderr
+    assert "setup was not run" in proc.stderr
+    assert "dldoctor check" in log.read_text() and "setup" not in log.read_text()
