@@ -612,3 +612,18 @@ def test_a_100kb_path_argument_is_an_error_not_a_crash(tmp_path: Path) -> None:
     one_line_error(dld("check", "--snapshot", long), ExitCode.INPUT)
     one_line_error(dld("check", "--python", long), ExitCode.INPUT)
     one_line_error(dld("snapshot", "--timeout", "2", "-o", str(tmp_path / long)), ExitCode.OUTPUT)
+
+
+def test_smoke_python_that_hangs_is_refused_quickly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from dldoctor.errors import TimeoutExpired
+    from dldoctor.smoke import run as smoke_run
+    from dldoctor.smoke.target import SmokeOptions, SmokeTarget
+
+    monkeypatch.setattr(smoke_run, "INTERPRETER_ANSWER_S", 1.0)
+    hang = _script(tmp_path, "hang.sh", "exec sleep 600")
+    started = time.monotonic()
+    with pytest.raises(TimeoutExpired, match="not a working Python interpreter"):
+        smoke_run.run_smoke(SmokeTarget("python", str(hang)), SmokeOptions(quick=True, timeout_s=300))
+    assert time.monotonic() - started < 20

@@ -91,6 +91,8 @@ def run_smoke(
     )
     extra_env = {"PYTHONUNBUFFERED": "1", **options.extra_env}
     started = time.monotonic()
+    if target.kind == "python" and target.value and options.effective_timeout_s > INTERPRETER_ANSWER_S:
+        _answers(runner, target.value, INTERPRETER_ANSWER_S)
     done = runner.run(
         invocation.argv,
         timeout_s=options.effective_timeout_s,
@@ -103,6 +105,19 @@ def run_smoke(
     if result["exit_code"] == ExitCode.NO_ACCELERATOR:
         raise SmokeNoAccelerator(_no_accelerator_message(result), result)
     return result
+
+
+#: How long `--python X` may take to print its version before it is called no interpreter (a script that
+#: hangs must not cost the whole smoke timeout).
+INTERPRETER_ANSWER_S = 30.0
+
+
+def _answers(runner: Runner, python: str, timeout_s: float) -> None:
+    """Refuse an interpreter that does not answer a trivial question in time; other failures the run reports."""
+    asked = runner.run([python, "-c", "import sys; print(sys.version_info[0])"], timeout_s=timeout_s)
+    if asked.timed_out:
+        raise TimeoutExpired(f"--python {python} did not answer `print(sys.version_info[0])` within "
+                             f"{timeout_s:.0f}s: it is not a working Python interpreter")
 
 
 class SmokeNoAccelerator(NoAcceleratorError):
