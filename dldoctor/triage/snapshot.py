@@ -1,9 +1,32 @@
 """Facts read from a report -> a partial `dldoctor.snapshot/1` document.
 
 What the text does not state stays unknown, exactly as dldoctor's probes leave a
-field they could not read: null, an empty list, or "unknown". The shape mirrors
-tests/realworld/build.py (the real-world suite's partial snapshots), so the rules
-see a report the way they see those cases.
+field they could not read: null, an empty list, or "unknown". The real-world
+suite (tests/realworld/) builds its cases' snapshots with the same
+`build_snapshot`, so the rules see a report the way they see those cases.
+
+The `machine` format (every key optional unless said):
+
+    os            "Linux" (default) or "Windows" (native Windows; the driver table of Windows applies)
+    distro        {"id", "version_id", "name"}
+    kernel, arch ("x86_64"), python ("3.10.12"), user ("user")
+    wsl           true under WSL2 (the NVIDIA driver is the Windows one)
+    container     null, "docker", "kubernetes" ...
+    nvidia        null (no NVIDIA hardware) or
+                  {driver, cuda_driver, kernel_module, userspace, nvml_error: {code, message},
+                   gpus: [{name, cc, memory_gib, mig}], pci_devices (count; default: one per GPU, at least
+                   1 when a driver is named), device_nodes (list; default from the rest), libcuda (bool,
+                   default true), linux_libcuda (a Linux libcuda path found under WSL), wsl_libcuda (bool|null)}
+    amd           null or {rocm, gpus: [{name, gfx, memory_gib}], groups: {render, video}, kfd (true)}
+    frameworks    [{name, version, variant, cuda, distribution, installer, conda_build, arch_list}]
+                  (`cuda` is the build's CUDA, or for a ROCm build its ROCm version, as the probe keeps it;
+                  `arch_list` is what the framework itself printed, e.g. in the "not compatible" warning,
+                  and becomes the `deep` result a `--deep` snapshot would carry)
+    nvidia_wheels [{distribution, version}]
+    cudnn         [{version, source ("system"), path}]  (pip nvidia-cudnn wheels are added from nvidia_wheels)
+    toolkits      [{version, path, nvcc (true), on_path (false)}]
+    env           {NAME: value}
+    docker        null (not looked at) or a `docker` section's keys
 """
 
 from __future__ import annotations
@@ -464,7 +487,7 @@ def _jax(packages: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def to_machine(parsed: Parsed, causes: set[str], text_lower: str) -> dict[str, Any]:
-    """The compact machine (tests/realworld/build.py's format) of what the text states."""
+    """The compact machine (the format above) of what the text states."""
     machine = _host_facts(parsed, text_lower)
     names = [n for n, _ in _gpu_names(parsed)]
     rocm = _value(parsed, "torch_rocm")
