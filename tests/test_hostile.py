@@ -519,7 +519,7 @@ def test_two_venv_setups_into_one_prefix_the_second_is_refused(tmp_path: Path, f
     _needs_cp311()
     from dldoctor.errors import UnavailableError
     from dldoctor.setup.backend import run_setup
-    from dldoctor.setup.conda_install import prefix_lock
+    from dldoctor.setup.staging import prefix_lock
 
     plan, backend = _venv_setup(tmp_path, fake_wheels)
     with prefix_lock(plan.prefix.absolute()), pytest.raises(UnavailableError, match="another dldoctor"):
@@ -583,10 +583,12 @@ def test_venv_setup_killed_at_random_points_keeps_the_old_environment(tmp_path: 
     rng = random.Random(12)
     for _ in range(4):
         # Force a reinstall (a new lock) and kill it somewhere along the way.
+        # The whole process group, as a killed session or `kill -9 -PGID` does: a SIGKILL of dldoctor alone
+        # would leave its pip/venv child writing into the staging folder after the next run cleaned it.
         proc = subprocess.Popen([*args, "pytorch==2.7.1"], cwd=root, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(rng.uniform(0.05, 2.5))
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         if (prefix / "pyvenv.cfg").is_file():
             assert _venv_torch(prefix) == "2.7.1+cu126"  # the old environment (or the whole new one) works

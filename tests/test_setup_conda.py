@@ -19,7 +19,7 @@ import pytest
 from dldoctor.errors import InputError, OutputError, TargetError, UnavailableError, UsageError
 from dldoctor.rules.facts import Facts
 from dldoctor.runner import Runner
-from dldoctor.setup import conda_install
+from dldoctor.setup import conda_install, staging
 from dldoctor.setup.backend import run_setup
 from dldoctor.setup.conda import CondaBackend, host_platform
 from dldoctor.setup.conda_solve import read_lock
@@ -328,7 +328,7 @@ def test_kill_between_the_renames_restores_the_old_prefix(tmp_path: Path, channe
     before = _tree(plan.prefix)
     retired = plan.prefix.parent / f".{plan.prefix.name}.dldoctor-old-999"
     plan.prefix.rename(retired)  # what a kill right after the first rename leaves
-    conda_install.clean_leftovers(plan.prefix, print)
+    staging.clean_leftovers(plan.prefix, print)
     assert _tree(plan.prefix) == before and not retired.exists()
 
 

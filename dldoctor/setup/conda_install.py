@@ -13,21 +13,20 @@ puts the old prefix back if the kill fell between the two renames).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError
+from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
 
 if TYPE_CHECKING:
     from conda_lock.lockfile.v2prelim.models import LockedDependency  # type: ignore[import-untyped]  # conda-lock ships no type information
@@ -40,8 +39,6 @@ LINK_TIMEOUT_S = 1800.0
 #: and the linked files in the prefix when hard links are impossible (conda packages expand ~3x).
 SPACE_FACTOR_CACHE = 4
 SPACE_FACTOR_PREFIX = 3
-_STAGING = ".dldoctor-new-"
-_RETIRED = ".dldoctor-old-"
 _MARKER = "conda-meta/dldoctor-lock.json"
 _CHUNK = 1 << 20
 
@@ -59,45 +56,6 @@ def cache_root() -> Path:
     """dldoctor's conda cache (repodata and packages): $XDG_CACHE_HOME/dldoctor/conda."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "dldoctor" / "conda"
-
-
-def _siblings(prefix: Path, kind: str) -> list[Path]:
-    parent = prefix.parent
-    if not parent.is_dir():
-        return []
-    return sorted(p for p in parent.iterdir() if p.name.startswith(f".{prefix.name}{kind}"))
-
-
-@contextlib.contextmanager
-def prefix_lock(prefix: Path) -> Iterator[None]:
-    """Hold the prefix's install lock; a second dldoctor installing there is refused, not interleaved."""
-    try:
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(prefix.parent / f".{prefix.name}.dldoctor-lock", "a+")  # noqa: SIM115  (held for the block)
-    except OSError as exc:
-        raise OutputError(f"cannot create {prefix.parent}: {exc.strerror}") from exc
-    with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise UnavailableError(f"another dldoctor is installing into {prefix}; try again when it is done") from exc
-        yield
-
-
-def clean_leftovers(prefix: Path, progress: Progress) -> None:
-    """Undo what an interrupted install left: staging prefixes go; a retired prefix comes back if needed.
-
-    Call with the prefix lock held.
-    """
-    retired = _siblings(prefix, _RETIRED)
-    if retired and not prefix.exists():
-        # Killed between the two renames: the old environment is complete, put it back.
-        retired[-1].rename(prefix)
-        progress(f"restored {prefix} (an earlier install was interrupted)")
-        retired = retired[:-1]
-    for leftover in (*_siblings(prefix, _STAGING), *retired):
-        progress(f"removing {leftover.name} (left by an interrupted install)")
-        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def installed_matches(prefix: Path, packages: list[LockedDependency]) -> bool:
@@ -258,11 +216,11 @@ def install_from_lock(packages: list[LockedDependency], prefix: Path, *, platfor
                      f"({_mb(path.stat().st_size)}), sha256 verified")
             archives.append((path, pkg))
         records = [_record(path, pkg) for path, pkg in archives]
-        staging = prefix.parent / f".{prefix.name}{_STAGING}{os.getpid()}"
+        staging = staging_path(prefix)
         try:
             _link(records, staging, prefix, platform, cache, progress, link_timeout_s)
             (staging / _MARKER).write_text(json.dumps({"packages": sorted(_identity(p) for p in packages)}, indent=1))
-            _swap(staging, prefix)
+            swap_into(staging, prefix)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -303,19 +261,3 @@ def _refuse_foreign(prefix: Path) -> None:
         return
     raise OutputError(f"{prefix} exists and is not an environment dldoctor installed; "
                       "remove it or choose another --prefix")
-
-
-def _swap(staging: Path, prefix: Path) -> None:
-    """Put the complete staging prefix in place; the old one is removed only after that."""
-    retired = None
-    if prefix.exists() or prefix.is_symlink():
-        retired = prefix.parent / f".{prefix.name}{_RETIRED}{os.getpid()}"
-        prefix.rename(retired)
-    try:
-        staging.rename(prefix)
-    except OSError as exc:
-        if retired is not None:
-            retired.rename(prefix)
-        raise OutputError(f"cannot move the new environment into {prefix}: {exc.strerror}") from exc
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)

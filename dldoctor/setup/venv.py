@@ -36,10 +36,8 @@ from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired
 from dldoctor.output import is_stamped, stamped, write_owned
 from dldoctor.runner import CommandResult, Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
-from dldoctor.setup.conda_install import _STAGING as STAGING_PREFIX
-from dldoctor.setup.conda_install import _swap as swap_prefix
-from dldoctor.setup.conda_install import clean_leftovers, prefix_lock
 from dldoctor.setup.plan import Plan
+from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
 from dldoctor.setup.wheels import (
     LOCK_NAME,
     SPEC_NAME,
@@ -222,7 +220,7 @@ class VenvBackend:
             base_python = self._base_python(plan.python)
             _check_free_space(prefix.parent, header.get("download-bytes"))
             tool = self._tool()
-            staging = prefix.parent / f".{prefix.name}{STAGING_PREFIX}{os.getpid()}"
+            staging = staging_path(prefix)
             try:
                 progress(f"install: creating a Python {plan.python} venv at {staging}")
                 self._make_venv(base_python, staging, prefix.name, need_pip=tool[0] == "pip")
@@ -230,7 +228,7 @@ class VenvBackend:
                 self._install_lock(tool, staging, lock.path)
                 _relocate_scripts(staging, prefix)
                 (staging / MARKER).write_text(lock_digest + "\n")
-                swap_prefix(staging, prefix)
+                swap_into(staging, prefix)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
