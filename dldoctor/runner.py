@@ -4,19 +4,23 @@ Every command gets a timeout (nvidia-smi can hang for tens of seconds on a
 wedged GPU), runs without a shell, and comes back as a `CommandResult` whether
 it succeeded, failed, could not start or ran out of time: callers decide what a
 failure means. On timeout the whole process group is killed, so a command that
-left children holding its pipes cannot hang dldoctor either.
+left children holding its pipes cannot hang dldoctor either. On Linux a command
+also dies with dldoctor (PR_SET_PDEATHSIG): a killed setup leaves no pip or venv
+child writing into a staging folder after the next run has cleaned it.
 """
 
 from __future__ import annotations
 
+import functools
 import locale
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -105,6 +109,7 @@ class Runner:
                 env=env,
                 cwd=cwd,
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         except OSError as exc:
             return CommandResult(argv, None, "", "", 0.0, start_error=exc.strerror or str(exc))
@@ -194,6 +199,30 @@ def _feed(proc: subprocess.Popen[bytes], text: str) -> None:
         proc.stdin.close()
     except (OSError, ValueError):
         pass
+
+
+@functools.cache
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook asking the kernel to SIGKILL the child when dldoctor dies (Linux); None elsewhere.
+
+    The libc function is looked up here, in the parent, so the child only makes one system call
+    between fork and exec (nothing that could wait on a lock another thread held at the fork).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    kill = int(signal.SIGKILL)
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, kill, 0, 0, 0)
+
+    return hook
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -583,12 +583,12 @@ def test_venv_setup_killed_at_random_points_keeps_the_old_environment(tmp_path: 
     rng = random.Random(12)
     for _ in range(4):
         # Force a reinstall (a new lock) and kill it somewhere along the way.
-        # The whole process group, as a killed session or `kill -9 -PGID` does: a SIGKILL of dldoctor alone
-        # would leave its pip/venv child writing into the staging folder after the next run cleaned it.
+        # dldoctor alone, as the OOM killer does: its pip/venv children must die with it (PR_SET_PDEATHSIG),
+        # or they go on writing into the staging folder after the next run has cleaned it.
         proc = subprocess.Popen([*args, "pytorch==2.7.1"], cwd=root, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+                                stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.05, 2.5))
-        os.killpg(proc.pid, signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)
         proc.wait()
         if (prefix / "pyvenv.cfg").is_file():
             assert _venv_torch(prefix) == "2.7.1+cu126"  # the old environment (or the whole new one) works
@@ -629,3 +629,30 @@ def test_smoke_python_that_hangs_is_refused_quickly(tmp_path: Path, monkeypatch:
     with pytest.raises(TimeoutExpired, match="not a working Python interpreter"):
         smoke_run.run_smoke(SmokeTarget("python", str(hang)), SmokeOptions(quick=True, timeout_s=300))
     assert time.monotonic() - started < 20
+
+
+def test_a_command_dies_with_dldoctor(tmp_path: Path) -> None:
+    """A SIGKILL of dldoctor takes the command it runs along (PR_SET_PDEATHSIG), even in its own session."""
+    import signal
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import sys; from dldoctor.runner import Runner\n"
+        f"Runner().run(['sh', '-c', 'echo $$ > {pid_file}; exec sleep 60'], timeout_s=60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 20
+    while not (pid_file.is_file() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        stat_text = Path(f"/proc/{child}/stat").read_text() if Path(f"/proc/{child}/stat").exists() else ""
+        if ") Z " in stat_text:  # a zombie waiting for its reaper is dead
+            break
+        time.sleep(0.05)
+    alive = Path(f"/proc/{child}/stat").exists() and ") Z " not in Path(f"/proc/{child}/stat").read_text()
+    assert not alive, f"the command (pid {child}) outlived dldoctor"
