@@ -49,7 +49,8 @@ def test_cpu_torch_venv_end_to_end(tmp_path: Path) -> None:
     version = subprocess.run([str(prefix / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
                              capture_output=True, text=True, timeout=120, check=True).stdout.strip()
     assert version == "2.13.0+cpu"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["files", "torch-cpu"]  # nothing staged left behind
+    # nothing staged left behind; the prefix's lock file stays (README: one setup per prefix at a time)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".torch-cpu.dldoctor-lock", "files", "torch-cpu"]
 
     # Nothing changed: the lock is reused, the environment kept, and it is quick.
     code, again, took = _setup(prefix, out, "--no-verify")
