@@ -20,7 +20,6 @@ from dldoctor.knowledge.cloud import CloudRule, cloud_dmi_rules  # noqa: F401  (
 __all__ = [
     "jax_cuda_majors",
     "kernel_for",
-    "tensorflow_pip_cuda_releases",
     "tensorflow_releases",
     "tensorflow_windows_gpu",
     "torch_python_range",
@@ -419,15 +418,6 @@ def tensorflow_windows_gpu(tf_version: str) -> bool | None:
     None when the table has no row for it."""
     row = _tf_row(tf_version)
     return bool(row.get("windows_native_gpu")) if row is not None else None
-
-
-def tensorflow_pip_cuda_releases(releases: list[str]) -> list[str]:
-    """Those of `releases` whose GPU build gets CUDA and cuDNN from pip (the `[and-cuda]` extra), in the
-    order given; every one of them when the table does not say."""
-    rows = [(r, _tf_row(r)) for r in releases]
-    if not any(row is not None and "and_cuda" in row for _r, row in rows):
-        return list(releases)
-    return [r for r, row in rows if row is not None and row.get("and_cuda")]
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def _fit(target: Target, release: str) -> tuple[str | None, str | None, str | No
 def choose(target: Target, release: str | None = None) -> Choice:
     """The TensorFlow release and build for `target` (only `release` when pinned), and why."""
     known = releases()
-    candidates = [release] if release is not None else knowledge.tensorflow_pip_cuda_releases(known)
+    candidates = [release] if release is not None else known
     newest = release or (known[0] if known else "")
     if not target.nvidia_usable:
         why = "AMD GPU: use the tensorflow-rocm build or a ROCm container" if target.gfx else target.no_gpu_reason
