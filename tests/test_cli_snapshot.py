@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dldoctor.errors import ExitCode
+from tests.torch_env import torch_python_or_skip
 
 
 def dld(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -144,8 +145,7 @@ def test_snapshot_never_imports_a_framework() -> None:
 
 @pytest.mark.slow
 def test_deep_imports_torch_in_a_child_and_reports_it() -> None:
-    pytest.importorskip("torch", reason="the CPU build of torch is installed by .ci/run")
-    proc = dld("snapshot", "--deep", timeout=300)
+    proc = dld("snapshot", "--deep", "--python", str(torch_python_or_skip()), timeout=300)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     torch_entry = next(f for f in doc["frameworks"]["installed"] if f["name"] == "pytorch")

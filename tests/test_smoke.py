@@ -35,18 +35,19 @@ from dldoctor.smoke import (
 from dldoctor.smoke import payload as payload_mod
 from dldoctor.smoke import run as run_mod
 from dldoctor.smoke.command import smoke_command
+from tests.torch_env import torch_python_or_skip
 
 PAYLOAD = Path(payload_mod.__file__)
 
 
-def _has_torch() -> bool:
-    probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, timeout=120)
-    return probe.returncode == 0
-
-
-needs_torch = pytest.mark.skipif(not _has_torch(), reason="needs the CPU build of torch in this interpreter")
-
 CURRENT = SmokeTarget("current")
+
+
+@pytest.fixture(scope="module")
+def torch_target() -> SmokeTarget:
+    """An interpreter with the CPU build of torch (made by tests/torch_env.py when this one has none)."""
+    return SmokeTarget("python", str(torch_python_or_skip()))
+
 QUICK = SmokeOptions(framework="torch", quick=True, allow_cpu=True, compile=False, timeout_s=120)
 
 
@@ -62,16 +63,13 @@ def fake_interpreter(tmp_path: Path, body: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def cpu_result() -> dict[str, Any]:
-    if not _has_torch():
-        pytest.skip("needs the CPU build of torch")
-    return run_smoke(CURRENT, QUICK)
+def cpu_result(torch_target: SmokeTarget) -> dict[str, Any]:
+    return run_smoke(torch_target, QUICK)
 
 
 # ------------------------------------------------------------ real CPU torch
 
 
-@needs_torch
 def test_cpu_correctness_passes_with_allow_cpu(cpu_result: dict[str, Any]) -> None:
     assert cpu_result["exit_code"] == ExitCode.OK
     assert cpu_result["verdict"] == "pass"
@@ -89,16 +87,14 @@ def test_cpu_correctness_passes_with_allow_cpu(cpu_result: dict[str, Any]) -> No
     assert any(f["code"] == "no-accelerator" and f["severity"] == "info" for f in cpu_result["findings"])
 
 
-@needs_torch
-def test_cpu_without_allow_cpu_is_no_accelerator() -> None:
+def test_cpu_without_allow_cpu_is_no_accelerator(torch_target: SmokeTarget) -> None:
     with pytest.raises(SmokeNoAccelerator) as caught:
-        run_smoke(CURRENT, quick(allow_cpu=False))
+        run_smoke(torch_target, quick(allow_cpu=False))
     assert caught.value.exit_code == ExitCode.NO_ACCELERATOR
     assert "--allow-cpu" in caught.value.message
     assert caught.value.result["verdict"] == "no-accelerator"
 
 
-@needs_torch
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [
@@ -108,8 +104,8 @@ def test_cpu_without_allow_cpu_is_no_accelerator() -> None:
         ("wrong@conv2d/bf16/eager", "relative error"),
     ],
 )
-def test_planted_faults_are_caught(fault: str, expected: str) -> None:
-    result = run_smoke(CURRENT, quick(speed=False, extra_env={"DLDOCTOR_SMOKE_FAULT": fault}))
+def test_planted_faults_are_caught(torch_target: SmokeTarget, fault: str, expected: str) -> None:
+    result = run_smoke(torch_target, quick(speed=False, extra_env={"DLDOCTOR_SMOKE_FAULT": fault}))
     assert result["exit_code"] == ExitCode.FINDINGS
     assert result["verdict"] == "fail"
     failed = [c for c in result["devices"][0]["tests"] if c["status"] == "fail"]
@@ -120,10 +116,9 @@ def test_planted_faults_are_caught(fault: str, expected: str) -> None:
     assert expected in finding["message"]
 
 
-@needs_torch
-def test_compile_failure_is_its_own_finding_and_eager_still_counts() -> None:
+def test_compile_failure_is_its_own_finding_and_eager_still_counts(torch_target: SmokeTarget) -> None:
     options = quick(compile=True, speed=False, extra_env={"DLDOCTOR_SMOKE_COMPILE_BACKEND": "no-such-backend"})
-    result = run_smoke(CURRENT, options)
+    result = run_smoke(torch_target, options)
     assert result["exit_code"] == ExitCode.OK
     device = result["devices"][0]
     assert device["compile"]["ok"] is False
@@ -136,10 +131,9 @@ def test_compile_failure_is_its_own_finding_and_eager_still_counts() -> None:
     ]
 
 
-@needs_torch
 @pytest.mark.slow
-def test_torch_compile_runs_on_cpu() -> None:
-    result = run_smoke(CURRENT, quick(compile=True, speed=False, timeout_s=240))
+def test_torch_compile_runs_on_cpu(torch_target: SmokeTarget) -> None:
+    result = run_smoke(torch_target, quick(compile=True, speed=False, timeout_s=240))
     device = result["devices"][0]
     assert device["compile"] == {"ok": True}
     (compiled,) = [c for c in device["tests"] if c["mode"] == "compiled" and c["status"] != "skip"]
@@ -147,18 +141,16 @@ def test_torch_compile_runs_on_cpu() -> None:
     assert result["exit_code"] == ExitCode.OK
 
 
-@needs_torch
-def test_collective_all_reduce_over_gloo() -> None:
-    result = run_smoke(CURRENT, quick(speed=False, collective_world=2))
+def test_collective_all_reduce_over_gloo(torch_target: SmokeTarget) -> None:
+    result = run_smoke(torch_target, quick(speed=False, collective_world=2))
     collective = result["collective"]
     assert collective["status"] == "pass", collective
     assert collective["expected_sum"] == 3.0
     assert all(rank["wrong"] == 0 for rank in collective["ranks"])
 
 
-@needs_torch
-def test_discovery_mismatch_fails_with_reason() -> None:
-    result = run_smoke(CURRENT, quick(speed=False, expected_devices=2))
+def test_discovery_mismatch_fails_with_reason(torch_target: SmokeTarget) -> None:
+    result = run_smoke(torch_target, quick(speed=False, expected_devices=2))
     assert result["exit_code"] == ExitCode.FINDINGS
     assert result["discovery"]["ok"] is False
     (finding,) = [f for f in result["findings"] if f["code"] == "device-discovery"]
@@ -166,16 +158,14 @@ def test_discovery_mismatch_fails_with_reason() -> None:
     assert "CPU-only" in finding["message"]
 
 
-@needs_torch
-def test_unknown_device_index_is_a_usage_error() -> None:
+def test_unknown_device_index_is_a_usage_error(torch_target: SmokeTarget) -> None:
     with pytest.raises(UsageError, match="--device 5"):
-        run_smoke(CURRENT, quick(device=5))
+        run_smoke(torch_target, quick(device=5))
 
 
-@needs_torch
-def test_payload_runs_as_a_file_and_prints_one_marked_line() -> None:
+def test_payload_runs_as_a_file_and_prints_one_marked_line(torch_target: SmokeTarget) -> None:
     done = subprocess.run(
-        [sys.executable, str(PAYLOAD), "--framework", "torch", "--quick", "--no-compile", "--no-speed"],
+        [str(torch_target.value), str(PAYLOAD), "--framework", "torch", "--quick", "--no-compile", "--no-speed"],
         capture_output=True, text=True, timeout=120,
     )
     marked = [ln for ln in done.stdout.splitlines() if ln.startswith(payload_mod.RESULT_MARKER)]
@@ -386,7 +376,6 @@ def test_missing_peaks_query_is_tolerated() -> None:
 # ------------------------------------------------------------------ render
 
 
-@needs_torch
 def test_render_of_the_real_cpu_result(cpu_result: dict[str, Any]) -> None:
     buffer = io.StringIO()
     Console(file=buffer, width=120, color_system=None).print(render_smoke(cpu_result))
