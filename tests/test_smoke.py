@@ -37,7 +37,13 @@ from dldoctor.smoke import run as run_mod
 from dldoctor.smoke.command import smoke_command
 from tests.torch_env import torch_python_or_skip
 
-PAYLOAD = Path(payload_mod.__file__)
+
+@pytest.fixture(scope="module")
+def payload_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The joined payload source written to a file, as a user would run it by hand."""
+    path = tmp_path_factory.mktemp("payload") / "payload.py"
+    path.write_text(payload_mod.payload_source(), encoding="utf-8")
+    return path
 
 
 CURRENT = SmokeTarget("current")
@@ -163,9 +169,9 @@ def test_unknown_device_index_is_a_usage_error(torch_target: SmokeTarget) -> Non
         run_smoke(torch_target, quick(device=5))
 
 
-def test_payload_runs_as_a_file_and_prints_one_marked_line(torch_target: SmokeTarget) -> None:
+def test_payload_runs_as_a_file_and_prints_one_marked_line(torch_target: SmokeTarget, payload_file: Path) -> None:
     done = subprocess.run(
-        [str(torch_target.value), str(PAYLOAD), "--framework", "torch", "--quick", "--no-compile", "--no-speed"],
+        [str(torch_target.value), str(payload_file), "--framework", "torch", "--quick", "--no-compile", "--no-speed"],
         capture_output=True, text=True, timeout=120,
     )
     marked = [ln for ln in done.stdout.splitlines() if ln.startswith(payload_mod.RESULT_MARKER)]
@@ -308,9 +314,9 @@ def test_visible_devices_parsing(value: str | None, driver: int, expected: int |
     assert payload_mod.parse_visible(value, driver) == expected
 
 
-def test_payload_never_imports_dldoctor() -> None:
+def test_payload_never_imports_dldoctor(payload_file: Path) -> None:
     imported = set()
-    for node in ast.walk(ast.parse(PAYLOAD.read_text())):
+    for node in ast.walk(ast.parse(payload_file.read_text())):
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:

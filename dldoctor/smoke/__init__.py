@@ -1,6 +1,6 @@
 """`dldoctor smoke`: run tensors on the accelerator inside a target environment.
 
-`payload.py` runs inside the target (stdlib + the framework only) and prints
+`payload/` runs inside the target (stdlib + the framework only) and prints
 one JSON line; `run.py` runs it through the Runner and judges it; `render.py`
 draws the human table; `command.py` is what the CLI calls.
 """

@@ -21,6 +21,7 @@ from dldoctor.errors import (
     UsageError,
 )
 from dldoctor.runner import CommandResult, Runner
+from dldoctor.smoke.payload.markers import PROGRESS_MARKER, RESULT_MARKER
 from dldoctor.smoke.target import (
     HostAccelerators,
     Invocation,
@@ -30,8 +31,6 @@ from dldoctor.smoke.target import (
 )
 
 SCHEMA = "dldoctor.smoke/1"
-RESULT_MARKER = "DLDOCTOR-SMOKE-JSON "
-PROGRESS_MARKER = "dldoctor-smoke: "
 #: Below this fraction of the best achievable figure, speed is a warning.
 SLOW_FRACTION = 0.70
 SLOW_CAUSES = (

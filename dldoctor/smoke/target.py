@@ -11,18 +11,13 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dldoctor.errors import TargetError, UsageError
+from dldoctor.smoke.payload import payload_source
 
 #: Environment variables the payload reads as test hooks; passed into containers when set.
 PAYLOAD_HOOK_ENV = ("DLDOCTOR_SMOKE_FAULT", "DLDOCTOR_SMOKE_COMPILE_BACKEND")
 FRAMEWORKS = ("auto", "torch", "tensorflow", "jax")
-
-
-def payload_source() -> str:
-    """The payload's source text, as piped into the target interpreter."""
-    return (Path(__file__).parent / "payload.py").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
