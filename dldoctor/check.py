@@ -6,13 +6,10 @@ import difflib
 from typing import Any
 
 from dldoctor.errors import UsageError
+from dldoctor.knowledge import vocabulary
 from dldoctor.report import Finding, Report
 from dldoctor.rules import EXPLANATIONS, load_rules, run_rules
 from dldoctor.rules.facts import Facts
-
-FRAMEWORKS = ("pytorch", "tensorflow", "jax")
-_FRAMEWORK_ALIASES = {"torch": "pytorch", "tf": "tensorflow", "pytorch": "pytorch", "tensorflow": "tensorflow",
-                      "jax": "jax"}
 
 
 def known_ids() -> list[str]:
@@ -49,10 +46,10 @@ def _matches(finding: Finding, selectors: list[str]) -> bool:
 def normalize_framework(name: str | None) -> str | None:
     if name is None:
         return None
-    key = name.lower()
-    if key not in _FRAMEWORK_ALIASES:
-        raise UsageError(f"--framework: unknown framework {name!r} (choose from {', '.join(FRAMEWORKS)})")
-    return _FRAMEWORK_ALIASES[key]
+    key = vocabulary.canonical(name)
+    if key is None:
+        raise UsageError(f"--framework: unknown framework {name!r} (choose from {vocabulary.accepted_names()})")
+    return key
 
 
 def diagnose(

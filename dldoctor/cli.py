@@ -292,7 +292,7 @@ def _print_smoke(result: dict[str, Any], json_out: bool) -> None:
 
 @app.command()
 def smoke(
-    framework: Annotated[str, typer.Option(help="torch, tensorflow, jax or auto.")] = "auto",
+    framework: Annotated[str, typer.Option(help="pytorch (torch), tensorflow (tf), jax or auto.")] = "auto",
     python: Annotated[OptStr, typer.Option("--python", help="Run in this interpreter.")] = None,
     prefix: Annotated[OptStr, typer.Option("--prefix", help="Run in this conda environment.")] = None,
     image: Annotated[OptStr, typer.Option("--image", help="Run in a container of this Docker image.")] = None,

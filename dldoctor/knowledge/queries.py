@@ -573,13 +573,14 @@ def frameworks() -> list[FrameworkInfo]:
 def framework_info(name_or_dist: str) -> FrameworkInfo | None:
     """The framework named `name_or_dist`: its key, name, alias, import name or a PyPI distribution
     ("torch", "TensorFlow", "jax-cuda13-plugin", "mxnet-cu112"); None when unknown."""
+    from dldoctor.knowledge import vocabulary
+
     wanted = _dist_key(name_or_dist)
     if not wanted:
         return None
-    for row in _rows("frameworks"):
-        names = [row["key"], row["name"], row.get("import") or "", *(row.get("aliases") or ())]
-        if wanted in {_dist_key(str(n)) for n in names if n}:
-            return _framework(row)
+    named = vocabulary.lookup(name_or_dist)
+    if named is not None:
+        return next(_framework(row) for row in _rows("frameworks") if row["key"] == named.key)
     for row in _rows("frameworks"):
         if any(fnmatchcase(wanted, _dist_key(str(d["name"]))) for d in row["distributions"]):
             return _framework(row)

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from dldoctor.knowledge import vocabulary
 from dldoctor.machine import Machine
 from dldoctor.probes import Notes
 from dldoctor.probes.python_target import PythonTarget, inspect_python
@@ -38,20 +39,12 @@ class InstalledDist:
     metadata_dir: str  # machine path of the dist-info folder
 
 
-#: Framework -> the distributions that carry it. The variant logic per framework is below.
-FRAMEWORK_DISTS: dict[str, tuple[str, ...]] = {
-    "pytorch": ("torch",),
-    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-rocm", "tensorflow-macos",
-                   "tf-nightly", "intel-tensorflow"),
-    "keras": ("keras",),
-    "jax": ("jaxlib",),
-    "paddlepaddle": ("paddlepaddle", "paddlepaddle-gpu"),
-    "mxnet": ("mxnet",),
-    "cntk": ("cntk", "cntk-gpu"),
-    "nnabla": ("nnabla",),
-    "onnxruntime": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-rocm", "onnxruntime-directml",
-                    "onnxruntime-openvino", "onnxruntime-silicon"),
-}
+def framework_dists() -> dict[str, tuple[str, ...]]:
+    """Framework -> the distributions that carry it, preferred first (`installed_as` in frameworks.json).
+    The variant logic per framework is below."""
+    return {fw.key: fw.installed_as for fw in vocabulary.all_frameworks() if fw.installed_as}
+
+
 RETIRED = {
     "mxnet": "Apache MXNet was retired to the Apache Attic in 2023; no new releases or fixes",
     "cntk": "Microsoft CNTK is retired: its last release, 2.7, came out in 2019",
@@ -430,7 +423,7 @@ def probe_frameworks(machine: Machine, notes: Notes, python: str | None = None) 
         first.setdefault(dist.name, dist)
         copies.setdefault(dist.name, []).append(dist)
     installed = []
-    for framework, names in FRAMEWORK_DISTS.items():
+    for framework, names in framework_dists().items():
         present = [first[n] for n in names if n in first]
         if not present:
             continue

@@ -11,6 +11,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from dldoctor.errors import DldoctorError
+from dldoctor.knowledge import vocabulary
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.facts import Facts, pick, strings
@@ -512,7 +513,7 @@ def _own_cudnn(facts: Facts, fw: dict[str, Any]) -> Version | None:
 def cudnn_too_old(facts: Facts) -> Iterator[Finding]:
     """The cuDNN a framework will load (not through LD_LIBRARY_PATH: that rule speaks) is older than it needs."""
     for fw in _cuda_frameworks(facts):
-        if pick(fw, "name", kind=str) not in ("pytorch", "tensorflow", "jax"):
+        if pick(fw, "name", kind=str) not in vocabulary.main_frameworks():
             continue
         loaded = cudnn_that_loads(facts, fw)
         why = cudnn_breaks(facts, fw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from dldoctor.knowledge import vocabulary
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.amd import build_targets, uncovered_gfx
@@ -96,11 +97,6 @@ PyTorch). Its builds stop matching new drivers, CUDA versions and Python
 versions. Plan a move to PyTorch, JAX or TensorFlow.
 """)
 
-MAIN = ("pytorch", "tensorflow", "jax")
-#: Frameworks that can use an NVIDIA or AMD GPU at all (keras runs on one of the above).
-GPU_CAPABLE = ("pytorch", "tensorflow", "jax", "paddlepaddle", "mxnet", "cntk", "nnabla", "onnxruntime")
-_PIP = {"pytorch": "torch", "jax": "jax", "tensorflow": "tensorflow", "paddlepaddle": "paddlepaddle-gpu",
-        "onnxruntime": "onnxruntime-gpu", "mxnet": "mxnet-cu112", "nnabla": "nnabla-ext-cuda"}
 
 
 def _reinstall(facts: Facts, name: str) -> list[str]:
@@ -108,7 +104,7 @@ def _reinstall(facts: Facts, name: str) -> list[str]:
 
     cmd = gpu_install(facts, name)
     if cmd is None:
-        return [f"pip uninstall {pick_dist(name)} && pip install {_PIP.get(name, name)}  # the GPU build"]
+        return [f"pip uninstall {pick_dist(name)} && pip install {_gpu_pip(name)}  # the GPU build"]
     if name == "pytorch":
         return [cmd.replace("pip install ", "pip install --force-reinstall ", 1)]
     if name == "tensorflow":
@@ -117,7 +113,18 @@ def _reinstall(facts: Facts, name: str) -> list[str]:
 
 
 def pick_dist(name: str) -> str:
-    return {"pytorch": "torch", "jax": "jaxlib"}.get(name, name)
+    """The distribution that carries the build of framework `name` ("pytorch" -> "torch")."""
+    return vocabulary.build_distribution(name)
+
+
+def _gpu_pip(name: str) -> str:
+    known = vocabulary.lookup(name)
+    return (known.gpu_pip if known is not None else None) or name
+
+
+def _conda_package(name: str) -> str:
+    known = vocabulary.lookup(name)
+    return (known.conda_build_package if known is not None else None) or pick_dist(name)
 
 
 def _label(fw: dict[str, Any]) -> str:
@@ -199,7 +206,7 @@ def _ld_shadow_breaks(facts: Facts) -> bool:
 def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
     name = pick(fw, "name", kind=str) or "?"
     variant = pick(fw, "variant", kind=str)
-    main = name in MAIN
+    main = name in vocabulary.main_frameworks()
     label = _label(fw)
     ev: dict[str, Any] = {"framework": name}
     nvidia_hw = facts.has_nvidia_hardware
@@ -229,7 +236,7 @@ def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
         found = f"{variant or 'cpu'} build" + (f" (conda build {build})" if build else "")
         fix = _reinstall(facts, name)
         if build:
-            fix = [f"conda install -c conda-forge '{'pytorch' if name == 'pytorch' else pick_dist(name)}=*=cuda*'  "
+            fix = [f"conda install -c conda-forge '{_conda_package(name)}=*=cuda*'  "
                    "# CONDA_OVERRIDE_CUDA=<driver CUDA> when solving on a machine without a GPU", *fix]
         yield Finding(
             "frameworks.cpu-build-on-gpu-machine", sev, f"{label} is a CPU-only build on a GPU machine",
@@ -365,7 +372,8 @@ def _not_used(fw: dict[str, Any], deep: dict[str, Any], label: str, ev: dict[str
 @rule
 def framework_gpu(facts: Facts) -> Iterator[Finding]:
     for fw in facts.frameworks:
-        if pick(fw, "name", kind=str) in GPU_CAPABLE:
+        known = vocabulary.lookup(pick(fw, "name", kind=str) or "")
+        if known is not None and known.gpu_capable:
             yield from _verdict(facts, fw)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from dldoctor.knowledge import vocabulary
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.facts import Facts, dicts, pick
@@ -25,9 +26,6 @@ importing a system-wide torch. Unset PYTHONPATH, or keep it to your own source
 folders.
 """)
 
-_PIP_NAMES = {"pytorch": "torch", "jax": "jaxlib"}
-
-
 def _is_user_site(location: str, user_site: str | None) -> bool:
     return bool(user_site and location.rstrip("/") == user_site.rstrip("/")) or "/.local/lib/python" in location
 
@@ -48,17 +46,17 @@ def shadowed_framework(facts: Facts) -> Iterator[Finding]:
         fix: list[str] = []
         user_copies = [c for c in copies if _is_user_site(pick(c, "location", kind=str) or "", user_site)]
         if _is_user_site(location, user_site):
-            dist = pick(fw, "distribution", kind=str) or _PIP_NAMES.get(name, name)
+            dist = pick(fw, "distribution", kind=str) or vocabulary.build_distribution(name)
             fix.append(f"PYTHONNOUSERSITE=1 {python} -m pip uninstall --user {dist}  # run outside the environment: "
                        f"python3 -m pip uninstall {dist}")
             fix.append("export PYTHONNOUSERSITE=1  # keep the user site out of this environment")
         elif user_copies:
             for c in user_copies:
-                dist = pick(c, "distribution", kind=str) or _PIP_NAMES.get(name, name)
+                dist = pick(c, "distribution", kind=str) or vocabulary.build_distribution(name)
                 fix.append(f"python3 -m pip uninstall {dist}  # run OUTSIDE the environment: removes the user-site copy")
             fix.append("export PYTHONNOUSERSITE=1  # keep the user site out of this environment")
         else:
-            dist = pick(copies[0], "distribution", kind=str) or _PIP_NAMES.get(name, name)
+            dist = pick(copies[0], "distribution", kind=str) or vocabulary.build_distribution(name)
             fix.append(f"{python} -m pip uninstall {dist}  # repeat until one copy is left, then reinstall the right one")
         yield Finding(
             "python.shadowed-framework", Severity.WARNING,

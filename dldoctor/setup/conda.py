@@ -27,8 +27,6 @@ from dldoctor.setup.conda_solve import (
 from dldoctor.setup.conda_spec import SPEC_NAME, read_spec, render_spec
 from dldoctor.setup.plan import Plan
 
-_SMOKE_FRAMEWORK = {"pytorch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
-
 
 def host_platform() -> str:
     """The conda subdir of the machine dldoctor runs on."""
@@ -135,7 +133,7 @@ class CondaBackend:
 
         progress(f"smoke test: {installed.python}")
         try:
-            result, _code = smoke_command(_SMOKE_FRAMEWORK[plan.framework], python=installed.python, quick=True,
+            result, _code = smoke_command(plan.framework, python=installed.python, quick=True,
                                           allow_cpu=plan.kind == "cpu", timeout_s=self.smoke_timeout_s,
                                           runner=self.runner)
         except NoAcceleratorError as exc:

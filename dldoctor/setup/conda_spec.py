@@ -22,6 +22,7 @@ from string import Template
 from typing import Any
 
 from dldoctor.errors import InputError, UsageError
+from dldoctor.knowledge import vocabulary
 from dldoctor.setup.plan import Plan
 
 CONDA_FORGE = "conda-forge"
@@ -31,9 +32,7 @@ SPEC_NAME = "environment.yml"
 HASH_SCHEMA = "dldoctor.conda-spec/1"
 
 #: The package whose build string carries the variant (jax: jaxlib), and packages that follow its version.
-_BUILD_PINNED = {"pytorch": "pytorch", "tensorflow": "tensorflow", "jax": "jaxlib"}
 _VERSION_FOLLOWERS = {"jax": ("jax",)}
-_RELEASE_NAMES = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX"}
 
 #: Baselines for virtual packages the snapshot does not record (conda-forge's current floors).
 _DEFAULT_GLIBC = "2.28"
@@ -64,7 +63,7 @@ class PlatformSpec:
 def not_on_conda(plan: Plan) -> str | None:
     """Why the plan's variant cannot come from conda, or None when it can."""
     if plan.kind == "rocm":
-        name = _RELEASE_NAMES.get(plan.framework, plan.framework)
+        name = vocabulary.names(plan.framework).display
         return (f"{name} ROCm builds ({plan.variant}) are not published on conda channels; a conda environment "
                 f"would not use the AMD GPU. Use `dldoctor setup {plan.framework} --backend venv` instead")
     return None
@@ -103,7 +102,7 @@ def _cuda_version_pin(plan: Plan) -> str:
 
 def _pins(plan: Plan, gpu: bool) -> list[str]:
     version = _version_glob(plan.version)
-    pinned = _BUILD_PINNED[plan.framework]
+    pinned = vocabulary.names(plan.framework).conda_build_package
     lines = [f"{name}={version}" for name in _VERSION_FOLLOWERS.get(plan.framework, ())]
     if gpu:
         lines += [f"{pinned}={version}=cuda*", f"cuda-version={_cuda_version_pin(plan)}"]

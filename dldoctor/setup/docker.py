@@ -28,7 +28,6 @@ from dldoctor.setup.plan import Plan
 DOCKERFILE_NAME = "Dockerfile"
 #: The first line of every Dockerfile dldoctor writes; any other Dockerfile is never overwritten.
 RENDERED_MARK = "# Rendered by dldoctor"
-SMOKE_FRAMEWORKS = {"pytorch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
 
 
 def lock_plan(plan: Plan, base: BaseImage) -> Plan:
@@ -130,6 +129,6 @@ class DockerBackend:
             finally:
                 client.close()
         progress(f"verify: smoke test in {installed.location}")
-        result, _code = smoke_command(SMOKE_FRAMEWORKS.get(plan.framework, "auto"), image=installed.location,
+        result, _code = smoke_command(plan.framework, image=installed.location,
                                       quick=True, allow_cpu=plan.kind == "cpu")
         return result

@@ -16,11 +16,11 @@ from typing import Any
 
 from dldoctor import variants
 from dldoctor.errors import UsageError
+from dldoctor.knowledge import vocabulary
 from dldoctor.rules.facts import Facts
 from dldoctor.setup.base_images import base_image_pythons
 from dldoctor.variants.choice import variant_kind
 
-FRAMEWORKS = {"pytorch": "pytorch", "torch": "pytorch", "tensorflow": "tensorflow", "tf": "tensorflow", "jax": "jax"}
 BACKENDS = ("conda", "venv", "docker")
 _VARIANT_RE = re.compile(r"^(auto|cpu|cuda(\d+)(\.\d+)?|rocm(\d+(?:\.\d+)*))$")
 
@@ -102,15 +102,15 @@ class Plan:
 def parse_framework(text: str) -> tuple[str, str | None]:
     """"pytorch==2.5" -> ("pytorch", "2.5"); "jax" -> ("jax", None)."""
     name, sep, raw_version = text.partition("==")
-    key = name.strip().lower()
-    if key not in FRAMEWORKS:
+    key = vocabulary.canonical(name)
+    if key is None:
         raise UsageError(f"unknown framework {name!r}: choose pytorch, tensorflow or jax (optionally ==VERSION)")
     if not sep:
-        return FRAMEWORKS[key], None
+        return key, None
     version = raw_version.strip()
     if not re.fullmatch(r"\d+(\.\d+){0,2}", version):
         raise UsageError(f"{text!r}: the version must look like 2.5 or 2.5.1")
-    return FRAMEWORKS[key], version
+    return key, version
 
 
 def parse_variant(text: str) -> str:

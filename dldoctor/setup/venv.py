@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError, UsageError
+from dldoctor.knowledge import vocabulary
 from dldoctor.output import is_stamped, stamped, write_owned
 from dldoctor.runner import CommandResult, Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
@@ -288,7 +289,7 @@ class VenvBackend:
         from dldoctor.smoke.command import smoke_command
         from dldoctor.smoke.run import SmokeNoAccelerator
 
-        framework = {"pytorch": "torch"}.get(plan.framework, plan.framework)
+        framework = vocabulary.names(plan.framework).import_name or plan.framework
         progress(f"verify: dldoctor smoke --framework {framework} --python {installed.python} --quick")
         try:
             result, _code = smoke_command(framework, python=installed.python, quick=True, allow_cpu=plan.kind == "cpu")

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dldoctor.errors import TargetError, UsageError
+from dldoctor.knowledge import vocabulary
 from dldoctor.smoke.payload import payload_source
 
 #: Environment variables the payload reads as test hooks; passed into containers when set.
 PAYLOAD_HOOK_ENV = ("DLDOCTOR_SMOKE_FAULT", "DLDOCTOR_SMOKE_COMPILE_BACKEND")
-FRAMEWORKS = ("auto", "torch", "tensorflow", "jax")
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,20 @@ class SmokeOptions:
         return 300.0 if self.quick else 900.0
 
 
+def payload_framework(name: str) -> str:
+    """The payload's name for the framework a user typed ("pytorch" and "torch" -> "torch"); "auto" stays."""
+    if name == "auto":
+        return name
+    key = vocabulary.canonical(name)
+    import_name = vocabulary.names(key).import_name if key is not None else None
+    if import_name is None:
+        raise UsageError(f"--framework must be one of auto, {vocabulary.accepted_names()}, not {name!r}")
+    return import_name
+
+
 def payload_args(options: SmokeOptions) -> list[str]:
     """The payload's own arguments for these options."""
-    if options.framework not in FRAMEWORKS:
-        raise UsageError(f"--framework must be one of {', '.join(FRAMEWORKS)}, not {options.framework!r}")
-    args = ["--framework", options.framework]
+    args = ["--framework", payload_framework(options.framework)]
     if options.device is not None:
         if options.device < 0:
             raise UsageError("--device must be 0 or more")

@@ -17,9 +17,10 @@ from dldoctor.variants.target import Target, target_from_facts
 __all__ = ["FRAMEWORKS", "Choice", "Target", "choose", "index_tag", "newest", "pinned", "refusal", "setup_variant",
            "target_from_facts"]
 
-FRAMEWORKS = ("pytorch", "tensorflow", "jax")
 _CHOOSERS: dict[str, Callable[[Target, str | None], Choice]] = {
     "pytorch": pytorch.choose, "tensorflow": tensorflow.choose, "jax": jax.choose}
+#: The frameworks with a chooser: the `main` ones of frameworks.json (tests/test_vocabulary.py holds them equal).
+FRAMEWORKS = tuple(_CHOOSERS)
 _REFUSALS: dict[str, Callable[[Target, str, str], str | None]] = {
     "pytorch": pytorch.refusal, "tensorflow": tensorflow.refusal, "jax": jax.refusal}
 
