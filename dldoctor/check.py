@@ -9,7 +9,7 @@ from dldoctor.errors import UsageError
 from dldoctor.knowledge import vocabulary
 from dldoctor.report import Finding, Report
 from dldoctor.rules import EXPLANATIONS, load_rules, run_rules
-from dldoctor.rules.facts import Facts
+from dldoctor.snapshot.facts import Facts
 
 
 def known_ids() -> list[str]:

@@ -373,10 +373,10 @@ def setup(
     timeout: TimeoutOpt = 5.0,
 ) -> int:
     """Build a locked environment that fits this machine and prove it with the smoke test."""
-    from dldoctor.rules.facts import Facts
     from dldoctor.setup.backend import run_setup
     from dldoctor.setup.backends import get_backend
     from dldoctor.setup.plan import SetupRequest, make_plan
+    from dldoctor.snapshot.facts import Facts
 
     if snapshot_file is not None:
         from dldoctor.snapshot import load_snapshot

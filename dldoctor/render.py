@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dldoctor.report import AREA_TITLES, AREAS, Finding, Report, Severity
-from dldoctor.rules.facts import Facts, pick
+from dldoctor.snapshot.facts import Facts, pick
 
 MARKS = {"ok": "[green][✓][/]", "warning": "[yellow][!][/]", "error": "[red][✗][/]", "info": "[blue][i][/]"}
 SEVERITY_MARK = {Severity.ERROR: "[red]✗[/]", Severity.WARNING: "[yellow]![/]", Severity.INFO: "[blue]•[/]"}

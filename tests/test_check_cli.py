@@ -14,8 +14,8 @@ import pytest
 from dldoctor.check import diagnose
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import RULES, Rule
-from dldoctor.rules.facts import Facts
 from dldoctor.snapshot import take_snapshot
+from dldoctor.snapshot.facts import Facts
 from tests.simulate import load_machine
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -341,7 +341,7 @@ def _full_snapshot() -> dict[str, object]:
 
 
 def test_snapshot_of_dev_zero_a_fifo_and_a_huge_file_are_refused(tmp_path: Path) -> None:
-    from dldoctor import snapshot as snap
+    from dldoctor.snapshot import take as snap
 
     msg = one_line_error(dld("check", "--snapshot", "/dev/zero", timeout=60), ExitCode.INPUT)
     assert "MiB" in msg

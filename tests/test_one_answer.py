@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from dldoctor import knowledge, variants
 from dldoctor.check import diagnose
-from dldoctor.rules.facts import Facts
 from dldoctor.setup.plan import SetupRequest, make_plan
+from dldoctor.snapshot.facts import Facts
 from tests.simulate import scenario_names
 from tests.test_rules import snapshot_of
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from dldoctor.check import diagnose
-from dldoctor.rules.facts import Facts
 from dldoctor.setup.plan import SetupRequest, make_plan
 from dldoctor.snapshot import take_snapshot
+from dldoctor.snapshot.facts import Facts
 from tests.simulate import load_machine, scenario_names
 
 

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from dldoctor.errors import InputError, OutputError, TargetError, UnavailableError, UsageError
-from dldoctor.rules.facts import Facts
 from dldoctor.runner import Runner
 from dldoctor.setup import conda_install, staging
 from dldoctor.setup.backend import run_setup
@@ -26,6 +25,7 @@ from dldoctor.setup.conda_solve import read_lock
 from dldoctor.setup.conda_spec import read_spec, render_spec
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan
 from dldoctor.snapshot import take_snapshot
+from dldoctor.snapshot.facts import Facts
 from tests.channels import Pkg, build_package, index_channel, pytorch_channel
 from tests.simulate import load_machine
 

@@ -216,8 +216,8 @@ def test_build_watch_counts_cached_and_run_steps() -> None:
 
 
 def test_docker_plan_takes_the_python_of_the_cuda_base_image() -> None:
-    from dldoctor.rules.facts import Facts
     from dldoctor.setup.plan import SetupRequest, make_plan
+    from dldoctor.snapshot.facts import Facts
 
     facts = Facts({"host": {"os": "Linux", "arch": "x86_64"}, "nvidia": {"present": True, "gpus": []}})
     plan = make_plan(facts, SetupRequest(framework="pytorch", backend="docker", variant="auto", cuda="12.6"))

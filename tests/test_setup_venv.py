@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 from dldoctor.errors import TargetError, UnavailableError, UsageError
-from dldoctor.rules.facts import Facts
 from dldoctor.runner import Runner
 from dldoctor.setup.backend import run_setup
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan
@@ -41,6 +40,7 @@ from dldoctor.setup.wheels import (
     target_platform,
 )
 from dldoctor.snapshot import take_snapshot
+from dldoctor.snapshot.facts import Facts
 from tests.simulate import SCENARIOS, load_machine
 
 FIXTURE = Path(__file__).parent / "fixtures" / "venv" / "fake_index.json"

@@ -22,8 +22,8 @@ from dldoctor.probes.frameworks import probe_frameworks
 from dldoctor.probes.toolkits import probe_cuda_toolkits
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import EXPLANATIONS, run_rules
-from dldoctor.rules.facts import Facts
 from dldoctor.runner import Runner
+from dldoctor.snapshot.facts import Facts
 
 SP = "/opt/venv/lib/python3.8/site-packages"
 

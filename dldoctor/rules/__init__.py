@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dldoctor.report import Finding, Severity
-from dldoctor.rules.facts import Facts
+from dldoctor.snapshot.facts import Facts
 
 RuleFn = Callable[[Facts], Iterable[Finding]]
 

@@ -9,8 +9,8 @@ from dldoctor import variants
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.compat import rocm_gfx_targets
-from dldoctor.rules.facts import Facts, pick, strings
 from dldoctor.rules.fixes import add_to_groups
+from dldoctor.snapshot.facts import Facts, pick, strings
 
 explains("amd.gfx-not-in-build", "The AMD GPU's gfx target is not in the ROCm build", """
 ROCm builds of PyTorch (and other frameworks) contain kernels for a fixed list

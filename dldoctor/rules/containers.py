@@ -8,8 +8,8 @@ from typing import Any
 
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
-from dldoctor.rules.facts import Facts, pick, strings
 from dldoctor.rules.fixes import family
+from dldoctor.snapshot.facts import Facts, pick, strings
 
 explains("containers.no-gpus-passed-through", "A container without the GPUs passed through", """
 This process runs inside a container that can see the host's NVIDIA GPU on the

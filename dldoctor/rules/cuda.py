@@ -14,8 +14,8 @@ from dldoctor.errors import DldoctorError
 from dldoctor.knowledge import vocabulary
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
-from dldoctor.rules.facts import Facts, pick, strings
 from dldoctor.rules.fixes import family
+from dldoctor.snapshot.facts import Facts, pick, strings
 
 explains("cuda.ld-library-path-shadows", "LD_LIBRARY_PATH shadows the pip CUDA libraries", """
 Frameworks installed from pip bring their own CUDA libraries (the nvidia-*

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.containers import container_without_gpus, wsl_linux_driver_evidence
-from dldoctor.rules.facts import Facts, pick
 from dldoctor.rules.fixes import family, hold_driver_packages, install_nvidia_driver
+from dldoctor.snapshot.facts import Facts, pick
 
 explains("driver.library-mismatch", "NVML: Driver/library version mismatch", """
 The NVIDIA kernel module that is loaded and the user-space driver libraries

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dldoctor.rules.facts import Facts
+from dldoctor.snapshot.facts import Facts
 
 
 def family(facts: Facts) -> str:

@@ -22,8 +22,8 @@ from dldoctor.rules.compat import (
 from dldoctor.rules.containers import container_without_gpus, windows_tensorflow_without_gpu
 from dldoctor.rules.cuda import cudnn_breaks, hides_all_gpus
 from dldoctor.rules.driver import uvm_missing
-from dldoctor.rules.facts import Facts, dicts, pick, strings
 from dldoctor.rules.fixes import install_nvidia_driver
+from dldoctor.snapshot.facts import Facts, dicts, pick, strings
 
 explains("frameworks.will-use-gpu", "The framework will use the GPU", """
 The installed build fits this machine: the driver runs its CUDA (or ROCm)

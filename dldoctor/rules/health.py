@@ -7,7 +7,7 @@ from typing import Any
 
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
-from dldoctor.rules.facts import Facts, pick, strings
+from dldoctor.snapshot.facts import Facts, pick, strings
 
 explains("health.ecc-uncorrected", "Uncorrected ECC memory errors", """
 The GPU counted uncorrectable (double-bit) ECC memory errors since the driver

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dldoctor.knowledge import vocabulary
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
-from dldoctor.rules.facts import Facts, dicts, pick
+from dldoctor.snapshot.facts import Facts, dicts, pick
 
 explains("python.shadowed-framework", "Two copies of a framework on sys.path", """
 The same framework is installed twice where this Python looks for packages,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dldoctor import variants
 from dldoctor.report import Recommendation
 from dldoctor.rules.amd import override_for
-from dldoctor.rules.facts import Facts
+from dldoctor.snapshot.facts import Facts
 from dldoctor.variants import Choice, Target
 
 TORCH_INDEX = "https://download.pytorch.org/whl"

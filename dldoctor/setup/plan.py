@@ -17,8 +17,8 @@ from typing import Any
 from dldoctor import variants
 from dldoctor.errors import UsageError
 from dldoctor.knowledge import vocabulary
-from dldoctor.rules.facts import Facts
 from dldoctor.setup.base_images import base_image_pythons
+from dldoctor.snapshot.facts import Facts
 from dldoctor.variants.choice import variant_kind
 
 BACKENDS = ("conda", "venv", "docker")

@@ -9,6 +9,7 @@ from typing import Any
 from dldoctor.check import diagnose
 from dldoctor.errors import InputError
 from dldoctor.report import Finding, Report, Severity
+from dldoctor.snapshot import SCHEMA
 from dldoctor.triage.evidence import Evidence, find_evidence
 from dldoctor.triage.parse import Parsed, parse, unwrap
 from dldoctor.triage.snapshot import build_snapshot, to_machine
@@ -170,7 +171,7 @@ def _missing(parsed: Parsed, snapshot: dict[str, Any], report: Report, cause: Fi
     return out
 
 
-_SNAPSHOT_MARK = '"schema": "dldoctor.snapshot/1"'
+_SNAPSHOT_MARK = f'"schema": "{SCHEMA}"'
 
 
 def embedded_snapshot(text: str) -> tuple[dict[str, Any], int, int] | None:
@@ -188,7 +189,7 @@ def embedded_snapshot(text: str) -> tuple[dict[str, Any], int, int] | None:
             doc, end = json.JSONDecoder().raw_decode(text, start)
         except ValueError:
             doc, end = None, start
-        if isinstance(doc, dict) and doc.get("schema") == "dldoctor.snapshot/1":
+        if isinstance(doc, dict) and doc.get("schema") == SCHEMA:
             return doc, text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 1
         start = text.rfind("{", 0, start)
     return None
@@ -204,7 +205,7 @@ def triage(text: str, *, framework: str | None = None) -> Triage:
     if pasted is not None:
         # the machine's own snapshot says more than any text around it: diagnose that
         snapshot, line, last = pasted
-        parsed.add("dldoctor_snapshot", "dldoctor.snapshot/1", line, "{ ... dldoctor snapshot ... }", "dldoctor snapshot")
+        parsed.add("dldoctor_snapshot", SCHEMA, line, "{ ... dldoctor snapshot ... }", "dldoctor snapshot")
         parsed.used_lines.update(range(line, last + 1))
         snapshot = dict(snapshot, source="report", provenance=[f.to_json() for f in parsed.facts])
     else:

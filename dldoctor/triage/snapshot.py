@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dldoctor.snapshot import SCHEMA
 from dldoctor.triage.gpu_models import capability
 from dldoctor.triage.parse import Fact, Parsed
 
@@ -538,7 +539,7 @@ def build_snapshot(machine: dict[str, Any], facts: list[Fact]) -> dict[str, Any]
             deep["cuda_available"] = False
             deep["warnings"] = ["the report says: Is CUDA available: False"]
     return {
-        "schema": "dldoctor.snapshot/1",
+        "schema": SCHEMA,
         "source": "report",
         "dldoctor_version": None,
         "created": None,

@@ -9,7 +9,7 @@ from packaging.version import InvalidVersion, Version
 
 from dldoctor import knowledge
 from dldoctor.errors import UsageError
-from dldoctor.rules.facts import Facts
+from dldoctor.snapshot.facts import Facts
 
 _NO_GPU = ("no usable GPU here: the CPU build is fine for serving most models; for training, use a cloud GPU "
            "instance or a consumer NVIDIA card")

@@ -1,0 +1,152 @@
+"""The layout holds: no import circle among dldoctor's modules, and the knowledge tables are read
+only through the knowledge package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "dldoctor"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _is_type_checking(node: ast.stmt) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING" or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def module_level_statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements that run when the module is imported: the top level, and inside top-level
+    if/try blocks (not under `if TYPE_CHECKING:`), never inside functions or classes."""
+    out: list[ast.stmt] = []
+    for node in body:
+        out.append(node)
+        if isinstance(node, ast.If) and not _is_type_checking(node):
+            out += module_level_statements(node.body) + module_level_statements(node.orelse)
+        elif isinstance(node, ast.Try):
+            out += module_level_statements(node.body + node.orelse + node.finalbody
+                                           + [s for h in node.handlers for s in h.body])
+    return out
+
+
+def imports_of(name: str, path: Path) -> set[str]:
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in module_level_statements(ast.parse(path.read_text(encoding="utf-8")).body):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                found.add(f"{source}.{alias.name}" if f"{source}.{alias.name}" in MODULES else source)
+    # Importing a.b.c first runs the packages a and a.b: an edge to each, except to the packages this
+    # module is inside (they are already being imported when it runs).
+    own = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
+    for module in list(found):
+        parts = module.split(".")
+        found |= {".".join(parts[:i]) for i in range(1, len(parts))} - own
+    return {m for m in found if m in MODULES and m != name}
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                out.append(sorted(component))
+    return out
+
+
+def test_the_graph_sees_the_imports_it_should() -> None:
+    graph = {name: imports_of(name, path) for name, path in MODULES.items()}
+    assert "dldoctor.snapshot.facts" in graph["dldoctor.variants.target"]
+    assert "dldoctor.smoke.payload.markers" in graph["dldoctor.smoke.run"]
+    assert "dldoctor.smoke.payload.markers" in graph["dldoctor.smoke.payload.main"]  # relative import
+    assert "dldoctor.smoke.payload" in graph["dldoctor.smoke.run"]  # the package runs first
+    assert "dldoctor.smoke.payload" not in graph["dldoctor.smoke.payload.main"]  # its own package does not count
+    # A cycle is found when there is one.
+    assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"], ["d"]]
+
+
+def test_no_import_circle() -> None:
+    graph = {name: imports_of(name, path) for name, path in MODULES.items()}
+    circles = [c for c in strongly_connected(graph) if len(c) > 1]
+    assert circles == []
+
+
+TABLES = {p.name for p in (PACKAGE / "knowledge" / "data").glob("*.json")}
+
+
+def table_reads(text: str) -> list[str]:
+    """What in `text` names a knowledge table file or the folder that holds them."""
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if "knowledge/data" in node.value or node.value in TABLES:
+                found.append(repr(node.value))
+        elif isinstance(node, ast.Name) and node.id == "DATA_DIR":
+            found.append("DATA_DIR")
+        elif isinstance(node, ast.Attribute) and node.attr == "DATA_DIR":
+            found.append(".DATA_DIR")
+    return found
+
+
+def test_a_table_read_is_seen() -> None:
+    assert table_reads('json.loads((ROOT / "knowledge" / "data" / "gpu_peaks.json").read_text())') == [
+        "'gpu_peaks.json'"]
+    assert table_reads("from dldoctor.knowledge import DATA_DIR\nDATA_DIR / name") == ["DATA_DIR"]
+    assert table_reads('knowledge.table("gpu_peaks")') == []
+
+
+def test_only_the_knowledge_package_opens_its_tables() -> None:
+    offenders = [f"{name}: {read}" for name, path in MODULES.items() if not name.startswith("dldoctor.knowledge")
+                 for read in table_reads(path.read_text(encoding="utf-8"))]
+    assert offenders == []
