@@ -109,6 +109,19 @@ def _real_glibc() -> str | None:
     return value.split()[1]
 
 
+@dataclass(frozen=True)
+class Command:
+    """A command found on a machine's PATH."""
+
+    #: Where PATH has it, as a host path: commands run on the host (a simulated machine's are fake
+    #: executables in a folder of their own).
+    found: str
+    #: The file it is after symlinks, as the machine names it (its host path when it is outside the root).
+    resolved: str
+    #: Its first bytes: a wrapper script's shebang and the line that execs the real tool.
+    head: bytes
+
+
 @dataclass
 class Machine:
     """Everything a probe may look at, rooted at `root`."""
@@ -194,6 +207,26 @@ class Machine:
 
     def exists(self, machine_path: str) -> bool:
         return os.path.lexists(self.path(machine_path))
+
+    def is_dir(self, machine_path: str) -> bool:
+        return self.path(machine_path).is_dir()
+
+    def resolve(self, machine_path: str) -> str:
+        """`machine_path` with its symlinks followed, as the machine names the result."""
+        return self.machine_path(Path(os.path.realpath(self.path(machine_path))))
+
+    def command(self, name: str, head_bytes: int = 4096) -> Command | None:
+        """The first `name` on PATH: where PATH has it, the file it resolves to, and its first bytes."""
+        found = next(self.which_all(name), None)
+        if found is None:
+            return None
+        real = Path(os.path.realpath(found))
+        try:
+            with open(real, "rb") as fh:
+                head = fh.read(head_bytes)
+        except OSError:
+            head = b""
+        return Command(found=found, resolved=self.machine_path(real), head=head)
 
     def glob(self, pattern: str) -> list[str]:
         """Machine paths matching an absolute glob `pattern`, sorted."""

@@ -15,6 +15,7 @@ process of the target interpreter.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -492,19 +493,13 @@ def _caffe2(machine: Machine, torch: InstalledDist) -> dict[str, Any] | None:
 
 def _jvm(machine: Machine) -> dict[str, Any]:
     """A JVM on PATH and Deeplearning4j jars in the local Maven and Gradle caches."""
-    java = machine.runner.which("java")
+    command = machine.command("java", head_bytes=0)
+    java = command.found if command is not None else None
     version = None
-    if java:
-        import os
-
-        real = os.path.realpath(java)
-        release = os.path.join(os.path.dirname(os.path.dirname(real)), "release")
-        try:
-            with open(release, encoding="utf-8") as fh:
-                match = re.search(r'^JAVA_VERSION="([^"]+)"', fh.read(), re.MULTILINE)
-                version = match.group(1) if match else None
-        except OSError:
-            version = None
+    if command is not None:
+        java_home = posixpath.dirname(posixpath.dirname(command.resolved))
+        match = re.search(r'^JAVA_VERSION="([^"]+)"', machine.read_text(f"{java_home}/release") or "", re.MULTILINE)
+        version = match.group(1) if match else None
     home = machine.home()
     jars: dict[str, set[str]] = {}
     for base, pattern in (

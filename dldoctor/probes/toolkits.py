@@ -9,12 +9,11 @@ both tell a Linux driver installed by mistake from the Windows driver's
 from __future__ import annotations
 
 import json
-import os
+import posixpath
 import re
-from pathlib import Path
 from typing import Any
 
-from dldoctor.machine import Machine
+from dldoctor.machine import Command, Machine
 from dldoctor.probes import Notes
 from dldoctor.probes.frameworks import conda_records, scan_dists
 from dldoctor.probes.python_target import inspect_python
@@ -57,22 +56,20 @@ def _toolkit_version(machine: Machine, root: str) -> str | None:
 
 
 def _toolkits(machine: Machine, notes: Notes) -> list[dict[str, Any]]:
-    roots: dict[str, list[str]] = {}
+    roots: dict[str, list[str]] = {}  # machine path of the toolkit -> what found it
     for path in machine.glob("/usr/local/cuda*"):
-        roots.setdefault(os.path.realpath(machine.path(path)), []).append(f"{path} (standard location)")
+        roots.setdefault(machine.resolve(path), []).append(f"{path} (standard location)")
     for var in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"):
         value = machine.env.get(var)
         if value:
-            roots.setdefault(os.path.realpath(machine.path(value)), []).append(f"${var}")
-    nvcc = machine.runner.which("nvcc")
+            roots.setdefault(machine.resolve(value), []).append(f"${var}")
+    command = machine.command("nvcc")
+    nvcc = _unwrap_nvcc(machine, command) if command is not None else None
     if nvcc:
-        nvcc = _unwrap_nvcc(machine, nvcc)
-        root = os.path.dirname(os.path.dirname(nvcc))
-        roots.setdefault(root, []).append("nvcc on PATH")
+        roots.setdefault(posixpath.dirname(posixpath.dirname(nvcc)), []).append("nvcc on PATH")
     toolkits = []
-    for host_root, found_by in sorted(roots.items()):
-        path = machine.machine_path(Path(host_root))
-        if not os.path.isdir(host_root):
+    for path, found_by in sorted(roots.items()):
+        if not machine.is_dir(path):
             toolkits.append({"path": path, "version": None, "found_by": found_by, "nvcc": None, "exists": False})
             continue
         version = _toolkit_version(machine, path)
@@ -88,7 +85,7 @@ def _toolkits(machine: Machine, notes: Notes) -> list[dict[str, Any]]:
         toolkits.append({
             "path": path, "version": version, "found_by": sorted(found_by),
             "nvcc": nvcc_path if has_nvcc else None, "exists": True,
-            "on_path": nvcc is not None and nvcc.startswith(host_root + os.sep),
+            "on_path": nvcc is not None and nvcc.startswith(path.rstrip("/") + "/"),
         })
     return toolkits
 
@@ -97,28 +94,25 @@ _TOOLKIT_MARKERS = ("version.json", "version.txt", "include/cuda.h", "nvvm")
 _WRAPPED_NVCC = re.compile(r"(/[\w./+-]+)/bin/nvcc\b")
 
 
-def _unwrap_nvcc(machine: Machine, nvcc: str) -> str:
-    """The real nvcc behind `nvcc` on PATH, as a host path.
+def _is_toolkit(machine: Machine, root: str) -> bool:
+    return any(machine.exists(f"{root.rstrip('/')}/{marker}") for marker in _TOOLKIT_MARKERS)
+
+
+def _unwrap_nvcc(machine: Machine, nvcc: Command) -> str:
+    """The real nvcc behind `nvcc` on PATH, as the machine names it.
 
     `/usr/local/bin/nvcc` is often a small script that execs a toolkit's
     `bin/nvcc` (or a symlink to it): its own folder is no toolkit, so follow
     the script to the toolkit it names instead of reporting `/usr/local`.
     """
-    real = os.path.realpath(nvcc)
-    root = os.path.dirname(os.path.dirname(real))
-    if any(os.path.exists(os.path.join(root, marker)) for marker in _TOOLKIT_MARKERS):
+    real = nvcc.resolved
+    root = posixpath.dirname(posixpath.dirname(real))
+    if _is_toolkit(machine, root) or not nvcc.head.startswith(b"#!"):
         return real
-    try:
-        with open(real, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return real
-    if not head.startswith(b"#!"):
-        return real
-    for match in _WRAPPED_NVCC.finditer(head.decode(errors="replace")):
-        target = os.path.realpath(machine.path(match.group(1)))
-        if target != root and any(os.path.exists(os.path.join(target, m)) for m in _TOOLKIT_MARKERS):
-            return os.path.join(target, "bin", "nvcc")
+    for match in _WRAPPED_NVCC.finditer(nvcc.head.decode(errors="replace")):
+        target = machine.resolve(match.group(1))
+        if target != root and _is_toolkit(machine, target):
+            return f"{target.rstrip('/')}/bin/nvcc"
     return real
 
 
@@ -147,7 +141,7 @@ def _system_lib(machine: Machine, name: str, lib_dirs: list[str]) -> list[dict[s
     for directory in lib_dirs:
         for path in machine.glob(f"{directory}/{stem}*"):
             version = so_version(path.rsplit("/", 1)[-1], stem)
-            real = os.path.realpath(machine.path(path))
+            real = machine.resolve(path)
             if version and version.count(".") >= 2 and real not in seen:
                 seen.add(real)
                 found.append({"version": version, "path": path, "source": "system"})
@@ -235,7 +229,6 @@ def _libcuda_copies(machine: Machine) -> list[dict[str, Any]]:
         if path in seen or not machine.exists(path):
             continue
         seen.add(path)
-        real = Path(os.path.realpath(machine.path(path)))
-        found.append({"path": path, "target": machine.machine_path(real),
+        found.append({"path": path, "target": machine.resolve(path),
                       "on_ld_library_path": directory in ld_dirs})
     return found

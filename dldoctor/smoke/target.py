@@ -6,14 +6,15 @@ tests can check every argv without an interpreter or a Docker engine.
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from dldoctor.errors import TargetError, UsageError
 from dldoctor.knowledge import vocabulary
+from dldoctor.machine import Machine
 from dldoctor.smoke.payload import payload_source
 
 #: Environment variables the payload reads as test hooks; passed into containers when set.
@@ -29,18 +30,16 @@ class HostAccelerators:
     dri: bool = False
 
     @classmethod
+    def on(cls, machine: Machine) -> HostAccelerators:
+        """Read the machine's /dev."""
+        nvidia = [p for p in machine.glob("/dev/nvidia[0-9]*") if p.rsplit("/", 1)[-1][len("nvidia"):].isdigit()]
+        return cls(nvidia_devices=len(nvidia), amd_kfd=machine.exists("/dev/kfd"), dri=machine.is_dir("/dev/dri"))
+
+    @classmethod
     def detect(cls, root: str = "/") -> HostAccelerators:
-        """Read `root`/dev (a fake root in tests)."""
-        dev = os.path.join(root, "dev")
-        nvidia = [
-            p for p in glob.glob(os.path.join(dev, "nvidia[0-9]*"))
-            if os.path.basename(p)[len("nvidia"):].isdigit()
-        ]
-        return cls(
-            nvidia_devices=len(nvidia),
-            amd_kfd=os.path.exists(os.path.join(dev, "kfd")),
-            dri=os.path.isdir(os.path.join(dev, "dri")),
-        )
+        """Read `root`/dev of this machine (a fake root in tests)."""
+        machine = Machine.this_one()
+        return cls.on(machine if root == "/" else replace(machine, root=Path(root), is_local=False))
 
 
 @dataclass(frozen=True)
