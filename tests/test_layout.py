@@ -150,3 +150,28 @@ def test_only_the_knowledge_package_opens_its_tables() -> None:
     offenders = [f"{name}: {read}" for name, path in MODULES.items() if not name.startswith("dldoctor.knowledge")
                  for read in table_reads(path.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_every_rule_and_probe_entry_point_has_a_docstring() -> None:
+    missing = []
+    for name, path in MODULES.items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            is_rule = any(isinstance(d, ast.Name) and d.id == "rule" for d in node.decorator_list)
+            is_probe = name.startswith("dldoctor.probes.") and node.name.startswith("probe_")
+            if (is_rule or is_probe) and not ast.get_docstring(node):
+                missing.append(f"{name}.{node.name}")
+    assert missing == []
+
+
+def test_the_framework_verdict_is_a_tuple_of_small_steps() -> None:
+    from dldoctor.rules import frameworks
+
+    assert len(frameworks.VERDICT_STEPS) >= 10
+    for step in frameworks.VERDICT_STEPS:
+        source = ast.get_source_segment(PACKAGE.joinpath("rules/frameworks.py").read_text(), next(
+            n for n in ast.parse(PACKAGE.joinpath("rules/frameworks.py").read_text()).body
+            if isinstance(n, ast.FunctionDef) and n.name == step.__name__))
+        assert source is not None and source.count("\n") < 40, step.__name__
+        assert step.__doc__, step.__name__

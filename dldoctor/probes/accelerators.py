@@ -10,6 +10,7 @@ from dldoctor.probes.pci import INTEL, gpu_devices
 
 
 def probe_other_accelerators(machine: Machine, notes: Notes) -> dict[str, Any]:
+    """Accelerators other than NVIDIA and AMD GPUs: Apple MPS, Intel XPU, the OpenCL ICDs."""
     return {
         "mps": _mps(machine),
         "intel_xpu": _intel(machine),

@@ -23,6 +23,8 @@ def gfx_from_target_version(value: int) -> str | None:
 
 
 def probe_amd(machine: Machine, notes: Notes) -> dict[str, Any]:
+    """AMD GPUs (from the KFD topology, else amd-smi), the ROCm version, /dev/kfd and the render nodes,
+    the amdgpu module and the user's groups."""
     pci = gpu_devices(machine, AMD)
     gpus = _kfd_gpus(machine)
     source = "kfd" if gpus else None

@@ -87,6 +87,8 @@ def _engine_info_over_cli(machine: Machine, result: dict[str, Any]) -> dict[str,
 
 
 def probe_docker(machine: Machine, notes: Notes) -> dict[str, Any]:
+    """The Docker client and engine: reachable, server version, runtimes (nvidia among them), CDI specs and
+    the NVIDIA container toolkit."""
     result: dict[str, Any] = {
         "client": machine.runner.which("docker"),
         "reachable": False,

@@ -24,6 +24,7 @@ PACKAGE_MANAGERS = ("conda", "mamba", "micromamba", "pixi", "pip", "pip3", "uv")
 
 
 def probe_environment(machine: Machine, notes: Notes) -> dict[str, Any]:
+    """The environment variables that steer GPUs and libraries, and the package managers on PATH."""
     variables = {name: machine.env.get(name) for name in VARIABLES if name in machine.env}
     managers = {}
     for name in PACKAGE_MANAGERS:

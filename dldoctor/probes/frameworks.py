@@ -412,6 +412,8 @@ def _classify(framework: str, dist: InstalledDist, metadata: str, conda: dict[st
 
 
 def probe_frameworks(machine: Machine, notes: Notes, python: str | None = None) -> dict[str, Any]:
+    """The frameworks installed in the target Python (each with its build variant, CUDA and copies), the
+    NVIDIA wheels beside them, and a JVM with Deeplearning4j."""
     target = inspect_python(machine, python)
     if target.error:
         notes.fail("frameworks.python", f"{target.executable}: {target.error}")

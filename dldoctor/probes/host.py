@@ -15,6 +15,8 @@ ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_v
 
 
 def probe_host(machine: Machine, notes: Notes) -> dict[str, Any]:
+    """The OS, distro, kernel, architecture, glibc, host and user, Python, CPU and memory, and whether this is
+    a container, WSL or a cloud instance."""
     return {
         "os": machine.system,
         "distro": _distro(machine),

@@ -48,6 +48,8 @@ def cuda_version_from_int(value: int) -> str:
 
 
 def probe_nvidia(machine: Machine, notes: Notes) -> dict[str, Any]:
+    """NVIDIA GPUs: PCI devices, the kernel module and user-space driver, device nodes, and per-GPU state
+    through NVML (nvidia-smi when NVML cannot answer)."""
     pci = gpu_devices(machine, NVIDIA)
     module_version, proc_text = _kernel_module(machine)
     libs = _driver_libraries(machine)

@@ -27,6 +27,7 @@ INCLUDE_DIRS = ("/usr/include", "/usr/local/cuda/include", "/usr/include/x86_64-
 
 
 def probe_cuda_toolkits(machine: Machine, notes: Notes, python: str | None = None) -> dict[str, Any]:
+    """CUDA toolkits, system and wheel cuDNN/NCCL, conda CUDA packages, distro packages and libcuda copies."""
     toolkits = _toolkits(machine, notes)
     lib_dirs = list(SYSTEM_LIB_DIRS) + [t["path"] + "/lib64" for t in toolkits]
     lib_dirs += [d for d in machine.env.get("LD_LIBRARY_PATH", "").split(":") if d.startswith("/")]

@@ -77,6 +77,7 @@ def uncovered_gfx(facts: Facts, fw: dict[str, Any]) -> list[str]:
 
 @rule
 def gfx_in_build(facts: Facts) -> Iterator[Finding]:
+    """A ROCm build that has no kernels for this machine's gfx target."""
     if not facts.gfx_targets:
         return
     for fw in rocm_builds(facts):
@@ -109,6 +110,7 @@ def gfx_in_build(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def device_access(facts: Facts) -> Iterator[Finding]:
+    """An AMD GPU that this user (or container) cannot open: /dev/kfd, /dev/dri, the render/video groups."""
     amd = facts.amd
     if not pick(amd, "present", kind=bool):
         return

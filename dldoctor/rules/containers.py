@@ -137,6 +137,7 @@ def _libs(facts: Facts) -> list[dict[str, str]]:
 
 @rule
 def container_gpus(facts: Facts) -> Iterator[Finding]:
+    """A container started without the GPUs (no /dev/nvidiactl or libcuda.so.1 inside)."""
     if not container_without_gpus(facts):
         return
     nodes = strings(facts.nvidia.get("device_nodes"))
@@ -163,6 +164,7 @@ def container_gpus(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def docker_runtime(facts: Facts) -> Iterator[Finding]:
+    """A GPU host whose Docker engine has neither the NVIDIA runtime nor a CDI spec."""
     docker = facts.docker
     if facts.in_container or facts.wsl or pick(docker, "reachable", kind=bool) is not True:
         return
@@ -189,6 +191,7 @@ def docker_runtime(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def wsl_gpu(facts: Facts) -> Iterator[Finding]:
+    """WSL2 without the GPU passthrough (/dev/dxg or the WSL libcuda) a CUDA build needs."""
     if not facts.wsl:
         return
     nodes = strings(facts.nvidia.get("device_nodes"))
@@ -227,6 +230,7 @@ def wsl_gpu(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def windows_tensorflow(facts: Facts) -> Iterator[Finding]:
+    """TensorFlow on native Windows in a release with no GPU build there (the knowledge base says which)."""
     for fw in facts.frameworks:
         if not windows_tensorflow_without_gpu(facts, fw):
             continue

@@ -150,6 +150,7 @@ def hides_all_gpus(facts: Facts) -> bool:
 
 @rule
 def cuda_visible_devices(facts: Facts) -> Iterator[Finding]:
+    """CUDA_VISIBLE_DEVICES that hides every GPU, or names indices or UUIDs that do not exist."""
     if not facts.gpus or not facts.has_env("CUDA_VISIBLE_DEVICES"):
         return
     parsed = visible_devices(facts)
@@ -550,6 +551,7 @@ def _cudnn_fix(facts: Facts, fw: dict[str, Any], loaded: CudnnCopy, need: CudnnN
 
 @rule
 def toolkit_vs_driver(facts: Facts) -> Iterator[Finding]:
+    """A CUDA toolkit newer than the driver supports (what nvcc builds will not run)."""
     driver_cuda = _major_minor(facts.cuda_driver_version)
     if driver_cuda is None or not facts.working_gpus:
         return
@@ -579,6 +581,7 @@ def toolkit_vs_driver(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def cudnn_copies(facts: Facts) -> Iterator[Finding]:
+    """System cuDNN copies of different major versions that the loader may mix."""
     system = [c for c in facts.libraries("cudnn") if (pick(c, "source", kind=str) or "").startswith("system")]
     majors: dict[int, str] = {}
     for c in system:
@@ -598,6 +601,7 @@ def cudnn_copies(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def conda_override_cuda(facts: Facts) -> Iterator[Finding]:
+    """CONDA_OVERRIDE_CUDA set empty or to a CUDA the driver does not support."""
     if not facts.has_env("CONDA_OVERRIDE_CUDA"):
         return
     value = (facts.env("CONDA_OVERRIDE_CUDA") or "").strip()

@@ -97,6 +97,8 @@ def _reload(facts: Facts) -> list[str]:
 
 @rule
 def driver_state(facts: Facts) -> Iterator[Finding]:
+    """The NVIDIA driver's own state: not installed or not loaded, nouveau, library/module mismatch, DKMS or
+    Secure Boot blocking the module, a Linux driver inside WSL, NVML errors, no GPU visible."""
     nv = facts.nvidia
     code = facts.nvml_error_code
     module = pick(nv, "kernel_module_version", kind=str)
@@ -203,6 +205,7 @@ def uvm_missing(facts: Facts) -> bool:
 
 @rule
 def nvidia_uvm(facts: Facts) -> Iterator[Finding]:
+    """The nvidia-uvm module (or /dev/nvidia-uvm) missing: CUDA cannot start without it."""
     if not uvm_missing(facts):
         return
     host = ["sudo modprobe nvidia-uvm && sudo nvidia-modprobe -u -c=0  # loads the module, creates /dev/nvidia-uvm",

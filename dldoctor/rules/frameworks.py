@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dldoctor.knowledge import vocabulary
@@ -10,6 +11,7 @@ from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.amd import build_targets, uncovered_gfx
 from dldoctor.rules.compat import (
+    DriverTier,
     capability_covered,
     driver_tier,
     jax_min_capability,
@@ -203,150 +205,251 @@ def _ld_shadow_breaks(facts: Facts) -> bool:
     return any(f.severity is Severity.ERROR for f in ld_library_path_shadows(facts))
 
 
-def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
-    name = pick(fw, "name", kind=str) or "?"
-    variant = pick(fw, "variant", kind=str)
-    main = name in vocabulary.main_frameworks()
-    label = _label(fw)
-    ev: dict[str, Any] = {"framework": name}
-    nvidia_hw = facts.has_nvidia_hardware
-    amd_hw = bool(facts.gfx_targets) or bool(pick(facts.amd, "present", kind=bool))
-    build = _conda_build(fw)
-    cpu_build = variant == "cpu" or (build is not None and build.startswith("cpu"))
-    deep = _deep(fw)
+class _Case:
+    """One framework on this machine: the facts every step of the verdict reads, each computed once."""
 
-    # 1. No GPU at all.
-    if not nvidia_hw and not amd_hw:
-        if main:
-            yield Finding("frameworks.no-gpu", Severity.INFO, f"{label} runs on the CPU: this machine has no GPU",
-                          "CPU is fine for serving most models; for training use a cloud GPU instance or a consumer "
-                          "NVIDIA card.", evidence=ev | {"found": variant, "required": "a GPU"})
-        return
-    # 2-3. Causes that have their own findings: the container, CUDA_VISIBLE_DEVICES, a broken driver.
-    if nvidia_hw and not amd_hw:
-        if container_without_gpus(facts) or hides_all_gpus(facts):
+    def __init__(self, facts: Facts, fw: dict[str, Any]) -> None:
+        self.facts, self.fw = facts, fw
+        self.name = pick(fw, "name", kind=str) or "?"
+        self.variant = pick(fw, "variant", kind=str)
+        self.main = self.name in vocabulary.main_frameworks()
+        self.label = _label(fw)
+        self.ev: dict[str, Any] = {"framework": self.name}
+        self.nvidia_hw = facts.has_nvidia_hardware
+        self.amd_hw = bool(facts.gfx_targets) or bool(pick(facts.amd, "present", kind=bool))
+        self.build = _conda_build(fw)
+        self.cpu_build = self.variant == "cpu" or (self.build is not None and self.build.startswith("cpu"))
+        self.deep = _deep(fw)
+
+    @functools.cached_property
+    def cuda(self) -> str | None:
+        return _build_cuda(self.fw)
+
+    @functools.cached_property
+    def tier(self) -> DriverTier:
+        f = self.facts
+        return driver_tier(f.driver_version, self.cuda, f.driver_os, f.cuda_driver_version)
+
+    @functools.cached_property
+    def archs(self) -> tuple[list[str], bool]:
+        """The build's compiled architectures and whether the build itself vouches for them."""
+        found = _arch_list(self.fw, self.facts)
+        return found if found is not None else ([], False)
+
+    @functools.cached_property
+    def caps(self) -> list[str]:
+        return sorted(set(self.facts.capabilities))
+
+
+#: A step of the verdict: the findings that settle it (an empty list when another rule speaks),
+#: or None to ask the next step.
+_Step = Callable[[_Case], "list[Finding] | None"]
+
+
+def _no_gpu(c: _Case) -> list[Finding] | None:
+    """1. No GPU at all."""
+    if c.nvidia_hw or c.amd_hw:
+        return None
+    if not c.main:
+        return []
+    return [Finding("frameworks.no-gpu", Severity.INFO, f"{c.label} runs on the CPU: this machine has no GPU",
+                    "CPU is fine for serving most models; for training use a cloud GPU instance or a consumer "
+                    "NVIDIA card.", evidence=c.ev | {"found": c.variant, "required": "a GPU"})]
+
+
+def _gpu_unreachable(c: _Case) -> list[Finding] | None:
+    """2-3. Causes that have their own findings: the container, CUDA_VISIBLE_DEVICES, a broken driver."""
+    if c.nvidia_hw and not c.amd_hw:
+        if container_without_gpus(c.facts) or hides_all_gpus(c.facts):
+            return []
+        if not c.facts.working_gpus and not c.facts.wsl:
+            return []  # the driver rules say why no GPU answers
+    return None
+
+
+def _windows_tensorflow(c: _Case) -> list[Finding] | None:
+    """host.windows-tensorflow-no-gpu speaks: no GPU build exists there to reinstall."""
+    return [] if windows_tensorflow_without_gpu(c.facts, c.fw) else None
+
+
+def _cpu_build(c: _Case) -> list[Finding] | None:
+    """4. A CPU-only build."""
+    if not c.cpu_build:
+        return None
+    sev = Severity.ERROR if c.main else Severity.WARNING
+    found = f"{c.variant or 'cpu'} build" + (f" (conda build {c.build})" if c.build else "")
+    fix = _reinstall(c.facts, c.name)
+    if c.build:
+        fix = [f"conda install -c conda-forge '{_conda_package(c.name)}=*=cuda*'  "
+               "# CONDA_OVERRIDE_CUDA=<driver CUDA> when solving on a machine without a GPU", *fix]
+    return [Finding(
+        "frameworks.cpu-build-on-gpu-machine", sev, f"{c.label} is a CPU-only build on a GPU machine",
+        f"Found the {found}; it will never use the {'NVIDIA' if c.nvidia_hw else 'AMD'} GPU.", tuple(fix),
+        evidence=c.ev | {"found": found, "required": "a CUDA build" if c.nvidia_hw else "a ROCm build"},
+    )]
+
+
+def _other_vendor(c: _Case) -> list[Finding] | None:
+    """4. A build for the other vendor's GPU."""
+    v = c.variant
+    if not (v == "cuda" and c.amd_hw and not c.nvidia_hw or v == "rocm" and c.nvidia_hw and not c.amd_hw):
+        return None
+    return [Finding(
+        "frameworks.build-for-other-vendor", Severity.ERROR if c.main else Severity.WARNING,
+        f"{c.label} is a {v} build but the GPU is {'AMD' if c.amd_hw else 'NVIDIA'}",
+        "It cannot use this machine's GPU.", tuple(_reinstall(c.facts, c.name)),
+        evidence=c.ev | {"found": v, "required": "rocm" if c.amd_hw else "cuda"},
+    )]
+
+
+def _rocm(c: _Case) -> list[Finding] | None:
+    """A ROCm build on an AMD GPU: its gfx list decides (the steps below are about CUDA)."""
+    if c.variant != "rocm":
+        return None
+    if uncovered_gfx(c.facts, c.fw):
+        return []  # amd.gfx-not-in-build speaks
+    if c.deep is not None and _deep_sees_gpu(c.deep) is False:
+        return [_not_used(c.fw, c.deep, c.label, c.ev)]
+    if build_targets(c.fw) is None:
+        return [_cannot_verify(c.label, ", ".join(c.facts.gfx_targets), c.ev)]
+    rocm = pick(c.fw, "cuda_version", kind=str)  # the probe keeps the ROCm version here
+    inferred = c.deep is None and not rocm_gfx_verified(rocm)
+    if not c.main:
+        return []
+    return [Finding("frameworks.will-use-gpu", Severity.INFO, f"{c.label} will use the AMD GPU",
+                    "Its gfx list is inferred, not checked against the build." if inferred else "",
+                    evidence=c.ev | {"found": c.variant, "gfx": c.facts.gfx_targets, "inferred_targets": inferred})]
+
+
+def _not_cuda(c: _Case) -> list[Finding] | None:
+    """Neither CUDA nor ROCm (e.g. DirectML, OpenVINO): nothing more to judge."""
+    return [] if c.variant != "cuda" else None
+
+
+def _driver_too_old(c: _Case) -> list[Finding] | None:
+    """5. Driver too old for the build's CUDA."""
+    tier, facts = c.tier, c.facts
+    if tier.runs is not False:
+        return None
+    fid = "frameworks.jax-plugin-driver" if c.name == "jax" else "driver.too-old-for-framework"
+    required = tier.full_floor or tier.compat_floor
+    branch = (required or "").split(".", 1)[0] or None
+    fix = [*install_nvidia_driver(facts, branch), *_reinstall(facts, c.name)[:1]]
+    fix[-1] += "  # or, instead of the driver upgrade: a build this driver runs"
+    return [Finding(
+        fid, Severity.ERROR,
+        f"{c.label} needs CUDA {c.cuda}: driver {facts.driver_version or 'of unknown version'} "
+        f"(CUDA {facts.cuda_driver_version or '?'}) is too old",
+        f"Full support needs driver >= {tier.full_floor or '?'}; minor-version compatibility needs "
+        f">= {tier.compat_floor or '?'}. The framework will report no GPU.",
+        tuple(fix),
+        evidence=c.ev | {"found": facts.driver_version, "required": required, "cuda": c.cuda,
+                         "full_support_floor": tier.full_floor, "minor_compat_floor": tier.compat_floor},
+    )]
+
+
+def _capability_impossible(c: _Case) -> list[Finding] | None:
+    """6. The build's CUDA cannot compile for the GPU's capability at all (no arch list needed)."""
+    arch, _vouched = c.archs
+    if arch or not c.caps:
+        return None
+    impossible = toolkit_cannot_compile(c.cuda, c.caps)
+    if not impossible:
+        return None
+    return [Finding(
+        "frameworks.capability-not-compiled", Severity.ERROR,
+        f"{c.label} has no kernels for sm_{', sm_'.join(b.replace('.', '') for b in impossible)}: "
+        "\"no kernel image is available\"",
+        f"CUDA {c.cuda} cannot compile for compute capability {', '.join(impossible)} at all, so no build "
+        f"made with it has kernels for this GPU.",
+        tuple(_reinstall(c.facts, c.name)),
+        evidence=c.ev | {"found": impossible, "required": f"a build newer than CUDA {c.cuda}"},
+    )]
+
+
+def _capability_not_compiled(c: _Case) -> list[Finding] | None:
+    """6. The GPU's capability is missing from the build's arch list."""
+    arch, _vouched = c.archs
+    bad = sorted({cap for cap in c.caps if capability_covered(cap, arch) is False}) if arch else []
+    if not bad:
+        return None
+    return [Finding(
+        "frameworks.capability-not-compiled", Severity.ERROR,
+        f"{c.label} has no kernels for sm_{', sm_'.join(b.replace('.', '') for b in bad)}: "
+        "\"no kernel image is available\"",
+        f"The build covers {', '.join(arch)}.",
+        tuple(_reinstall(c.facts, c.name)),
+        evidence=c.ev | {"found": bad, "required": arch},
+    )]
+
+
+def _tensorflow_libs(c: _Case) -> list[Finding] | None:
+    """7. TensorFlow without the cuDNN it needs."""
+    why = _tf_libs_missing(c.facts, c.fw) if c.name == "tensorflow" else None
+    if not why:
+        return None
+    return [Finding(
+        "frameworks.tensorflow-missing-cuda-libs", Severity.ERROR,
+        f"{c.label} will not find cuDNN: it runs on the CPU", why,
+        ("pip install 'tensorflow[and-cuda]'",),
+        evidence=c.ev | {"found": "no matching cuDNN", "required": tensorflow_cuda(pick(c.fw, "version", kind=str))[1]},
+    )]
+
+
+def _libraries_speak(c: _Case) -> list[Finding] | None:
+    """7. cuda.ld-library-path-shadows / python.shadowed-framework / cuda.cudnn-too-old / driver.nvidia-uvm-missing."""
+    f = c.facts
+    if _ld_shadow_breaks(f) or dicts(c.fw.get("duplicates")) or cudnn_breaks(f, c.fw) or uvm_missing(f):
+        return []
+    return None
+
+
+def _kernels_unverifiable(c: _Case) -> list[Finding] | None:
+    """Nothing above found a cause, but the build's kernels cannot be checked either."""
+    arch, _vouched = c.archs
+    if arch or not c.caps:
+        return None
+    return [_cannot_verify(c.label, ", ".join(f"sm_{cap.replace('.', '')}" for cap in c.caps), c.ev)]
+
+
+def _deep_not_used(c: _Case) -> list[Finding] | None:
+    """The framework itself (--deep) says it sees no GPU."""
+    if c.deep is not None and _deep_sees_gpu(c.deep) is False:
+        return [_not_used(c.fw, c.deep, c.label, c.ev)]
+    return None
+
+
+def _will_use_gpu(c: _Case) -> list[Finding] | None:
+    """No cause found: a main framework will use the GPU."""
+    if not c.main:
+        return []
+    arch, vouched = c.archs
+    tier = c.tier
+    how = "" if tier.tier in ("full", "unknown") else f" under minor-version compatibility (driver >= {tier.compat_floor})"
+    return [Finding(
+        "frameworks.will-use-gpu", Severity.INFO, f"{c.label} will use the GPU (CUDA {c.cuda or '?'}{how})",
+        "Reported by the framework itself." if c.deep is not None else
+        "Its compiled-architecture list is inferred, not checked against the build." if arch and not vouched else "",
+        evidence=c.ev | {"found": c.variant, "cuda": c.cuda, "driver_tier": tier.tier},
+    )]
+
+
+#: The verdict's causes, in order: the first that settles it wins (as nox runs its workflow).
+VERDICT_STEPS: tuple[_Step, ...] = (
+    _no_gpu, _gpu_unreachable, _windows_tensorflow, _cpu_build, _other_vendor, _rocm, _not_cuda,
+    _driver_too_old, _capability_impossible, _capability_not_compiled, _tensorflow_libs, _libraries_speak,
+    _kernels_unverifiable, _deep_not_used, _will_use_gpu,
+)
+
+
+def _verdict(facts: Facts, fw: dict[str, Any]) -> Iterator[Finding]:
+    """The one cause that explains whether `fw` uses the GPU here: the first step of VERDICT_STEPS that settles it."""
+    case = _Case(facts, fw)
+    for step in VERDICT_STEPS:
+        settled = step(case)
+        if settled is not None:
+            yield from settled
             return
-        if not facts.working_gpus and not facts.wsl:
-            return  # the driver rules say why no GPU answers
-    # 4. A CPU-only build, or one for the other vendor.
-    if windows_tensorflow_without_gpu(facts, fw):
-        return  # host.windows-tensorflow-no-gpu speaks: no GPU build exists there to reinstall
-    if cpu_build:
-        sev = Severity.ERROR if main else Severity.WARNING
-        found = f"{variant or 'cpu'} build" + (f" (conda build {build})" if build else "")
-        fix = _reinstall(facts, name)
-        if build:
-            fix = [f"conda install -c conda-forge '{_conda_package(name)}=*=cuda*'  "
-                   "# CONDA_OVERRIDE_CUDA=<driver CUDA> when solving on a machine without a GPU", *fix]
-        yield Finding(
-            "frameworks.cpu-build-on-gpu-machine", sev, f"{label} is a CPU-only build on a GPU machine",
-            f"Found the {found}; it will never use the {'NVIDIA' if nvidia_hw else 'AMD'} GPU.", tuple(fix),
-            evidence=ev | {"found": found, "required": "a CUDA build" if nvidia_hw else "a ROCm build"},
-        )
-        return
-    if variant == "cuda" and amd_hw and not nvidia_hw or variant == "rocm" and nvidia_hw and not amd_hw:
-        yield Finding(
-            "frameworks.build-for-other-vendor", Severity.ERROR if main else Severity.WARNING,
-            f"{label} is a {variant} build but the GPU is {'AMD' if amd_hw else 'NVIDIA'}",
-            "It cannot use this machine's GPU.", tuple(_reinstall(facts, name)),
-            evidence=ev | {"found": variant, "required": "rocm" if amd_hw else "cuda"},
-        )
-        return
-    if variant == "rocm":
-        missing = uncovered_gfx(facts, fw)
-        if missing:
-            return  # amd.gfx-not-in-build speaks
-        if deep is not None and _deep_sees_gpu(deep) is False:
-            yield _not_used(fw, deep, label, ev)
-            return
-        if build_targets(fw) is None:
-            yield _cannot_verify(label, ", ".join(facts.gfx_targets), ev)
-            return
-        rocm = pick(fw, "cuda_version", kind=str)  # the probe keeps the ROCm version here
-        inferred = deep is None and not rocm_gfx_verified(rocm)
-        if main:
-            yield Finding("frameworks.will-use-gpu", Severity.INFO, f"{label} will use the AMD GPU",
-                          "Its gfx list is inferred, not checked against the build." if inferred else "",
-                          evidence=ev | {"found": variant, "gfx": facts.gfx_targets, "inferred_targets": inferred})
-        return
-    if variant != "cuda":
-        return
-    # 5. Driver too old for the build's CUDA.
-    cuda = _build_cuda(fw)
-    tier = driver_tier(facts.driver_version, cuda, facts.driver_os, facts.cuda_driver_version)
-    if tier.runs is False:
-        fid = "frameworks.jax-plugin-driver" if name == "jax" else "driver.too-old-for-framework"
-        required = tier.full_floor or tier.compat_floor
-        branch = (required or "").split(".", 1)[0] or None
-        fix = [*install_nvidia_driver(facts, branch), *_reinstall(facts, name)[:1]]
-        fix[-1] += "  # or, instead of the driver upgrade: a build this driver runs"
-        yield Finding(
-            fid, Severity.ERROR,
-            f"{label} needs CUDA {cuda}: driver {facts.driver_version or 'of unknown version'} "
-            f"(CUDA {facts.cuda_driver_version or '?'}) is too old",
-            f"Full support needs driver >= {tier.full_floor or '?'}; minor-version compatibility needs "
-            f">= {tier.compat_floor or '?'}. The framework will report no GPU.",
-            tuple(fix),
-            evidence=ev | {"found": facts.driver_version, "required": required, "cuda": cuda,
-                           "full_support_floor": tier.full_floor, "minor_compat_floor": tier.compat_floor},
-        )
-        return
-    # 6. The GPU's capability is not compiled in (or cannot be vouched for).
-    archs = _arch_list(fw, facts)
-    arch, vouched = archs if archs is not None else ([], False)
-    caps = sorted(set(facts.capabilities))
-    if not arch and caps:
-        impossible = toolkit_cannot_compile(cuda, caps)
-        if impossible:
-            yield Finding(
-                "frameworks.capability-not-compiled", Severity.ERROR,
-                f"{label} has no kernels for sm_{', sm_'.join(b.replace('.', '') for b in impossible)}: "
-                "\"no kernel image is available\"",
-                f"CUDA {cuda} cannot compile for compute capability {', '.join(impossible)} at all, so no build "
-                f"made with it has kernels for this GPU.",
-                tuple(_reinstall(facts, name)),
-                evidence=ev | {"found": impossible, "required": f"a build newer than CUDA {cuda}"},
-            )
-            return
-    if arch:
-        bad = sorted({c for c in caps if capability_covered(c, arch) is False})
-        if bad:
-            yield Finding(
-                "frameworks.capability-not-compiled", Severity.ERROR,
-                f"{label} has no kernels for sm_{', sm_'.join(b.replace('.', '') for b in bad)}: "
-                "\"no kernel image is available\"",
-                f"The build covers {', '.join(arch)}.",
-                tuple(_reinstall(facts, name)),
-                evidence=ev | {"found": bad, "required": arch},
-            )
-            return
-    # 7. Libraries: TensorFlow without cuDNN, LD_LIBRARY_PATH or a second copy shadowing the build.
-    if name == "tensorflow":
-        why = _tf_libs_missing(facts, fw)
-        if why:
-            yield Finding(
-                "frameworks.tensorflow-missing-cuda-libs", Severity.ERROR,
-                f"{label} will not find cuDNN: it runs on the CPU", why,
-                ("pip install 'tensorflow[and-cuda]'",),
-                evidence=ev | {"found": "no matching cuDNN", "required": tensorflow_cuda(pick(fw, "version", kind=str))[1]},
-            )
-            return
-    if _ld_shadow_breaks(facts) or dicts(fw.get("duplicates")) or cudnn_breaks(facts, fw) or uvm_missing(facts):
-        return  # cuda.ld-library-path-shadows / python.shadowed-framework / cuda.cudnn-too-old / driver.nvidia-uvm-missing
-    if not arch and caps:  # nothing above found a cause, but the build's kernels cannot be checked either
-        yield _cannot_verify(label, ", ".join(f"sm_{c.replace('.', '')}" for c in caps), ev)
-        return
-    if deep is not None and _deep_sees_gpu(deep) is False:
-        yield _not_used(fw, deep, label, ev)
-        return
-    if main:
-        how = "" if tier.tier in ("full", "unknown") else f" under minor-version compatibility (driver >= {tier.compat_floor})"
-        yield Finding(
-            "frameworks.will-use-gpu", Severity.INFO, f"{label} will use the GPU (CUDA {cuda or '?'}{how})",
-            "Reported by the framework itself." if deep is not None else
-            "Its compiled-architecture list is inferred, not checked against the build." if arch and not vouched else "",
-            evidence=ev | {"found": variant, "cuda": cuda, "driver_tier": tier.tier},
-        )
 
 
 def _cannot_verify(label: str, gpus: str, ev: dict[str, Any]) -> Finding:
@@ -371,6 +474,7 @@ def _not_used(fw: dict[str, Any], deep: dict[str, Any], label: str, ev: dict[str
 
 @rule
 def framework_gpu(facts: Facts) -> Iterator[Finding]:
+    """For each GPU-capable framework, the one cause that says whether it will use the GPU here."""
     for fw in facts.frameworks:
         known = vocabulary.lookup(pick(fw, "name", kind=str) or "")
         if known is not None and known.gpu_capable:
@@ -379,6 +483,7 @@ def framework_gpu(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def retired(facts: Facts) -> Iterator[Finding]:
+    """A retired framework (MXNet, CNTK, Caffe2): no builds for new drivers, CUDA or Python."""
     for fw in facts.frameworks:
         if pick(fw, "status", kind=str) != "retired":
             continue

@@ -82,6 +82,8 @@ def _reset(gpu: dict[str, Any]) -> tuple[str, ...]:
 
 @rule
 def gpu_health(facts: Facts) -> Iterator[Finding]:
+    """A GPU in a bad state: lost, uncorrected ECC errors, pending retirement or failed row remap, a degraded
+    PCIe link, throttling, MIG or persistence mode, fewer GPUs than on the bus."""
     for gpu in facts.gpus:
         error = pick(gpu, "error", kind=str)
         if error:
@@ -206,6 +208,7 @@ def _count(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def probe_failures(facts: Facts) -> Iterator[Finding]:
+    """Probes that failed or timed out, so the report says what it could not see."""
     from dldoctor.rules.driver import NVIDIA_PROBES, driver_broken
 
     failures = facts.probe_failures

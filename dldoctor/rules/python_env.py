@@ -32,6 +32,7 @@ def _is_user_site(location: str, user_site: str | None) -> bool:
 
 @rule
 def shadowed_framework(facts: Facts) -> Iterator[Finding]:
+    """A framework installed twice on sys.path (user site, another env): the first copy wins."""
     python = pick(facts.python, "executable", kind=str) or "python"
     user_site = pick(facts.python, "user_site", kind=str)
     for fw in facts.frameworks:
@@ -69,6 +70,7 @@ def shadowed_framework(facts: Facts) -> Iterator[Finding]:
 
 @rule
 def pythonpath(facts: Facts) -> Iterator[Finding]:
+    """PYTHONPATH pointing at a site-packages folder, which puts another environment's packages first."""
     value = facts.env("PYTHONPATH")
     if not value:
         return
