@@ -33,6 +33,9 @@ def imported_modules(text: str) -> set[str]:
 @pytest.mark.parametrize("text", [payload_mod.payload_source(), COLLECTIVE_WORKER], ids=["payload", "worker"])
 def test_joined_text_compiles_and_imports_only_stdlib_and_frameworks(text: str) -> None:
     compile(text, "<payload>", "exec")
+    left = [n.lineno for n in ast.walk(ast.parse(text))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "embedded"]
+    assert left == []  # every embedded() was replaced by its text
     imported = imported_modules(text)
     assert "dldoctor" not in imported
     assert imported - FRAMEWORKS <= set(sys.stdlib_module_names), imported - FRAMEWORKS
@@ -49,8 +52,8 @@ def test_the_worker_is_embedded_with_its_marker() -> None:
 
 
 def test_host_reads_the_markers_the_payload_prints() -> None:
-    assert run_mod.RESULT_MARKER is payload_mod.RESULT_MARKER
-    assert run_mod.PROGRESS_MARKER is payload_mod.PROGRESS_MARKER
+    assert vars(run_mod)["RESULT_MARKER"] is payload_mod.RESULT_MARKER
+    assert vars(run_mod)["PROGRESS_MARKER"] is payload_mod.PROGRESS_MARKER
 
 
 def test_a_name_defined_twice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

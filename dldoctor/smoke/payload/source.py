@@ -88,7 +88,9 @@ def _rewrite(text: str, tree: ast.Module) -> str:
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             if any(m.split(".")[0] == "dldoctor" for m in modules):
                 raise ValueError(f"payload module imports dldoctor: line {node.lineno}")
-    for call in ast.walk(tree):
+    # `embedded(...)` is only ever the value of a top-level assignment (NAME = embedded("a", "b")).
+    for node in tree.body:
+        call = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "embedded":
             names = tuple(arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str))
             if len(names) != len(call.args):
