@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dldoctor.knowledge import vocabulary
 from dldoctor.snapshot import SCHEMA
 from dldoctor.triage.gpu_models import capability
 from dldoctor.triage.parse import Fact, Parsed
@@ -246,7 +247,7 @@ def _frameworks(m: dict[str, Any], site: str) -> dict[str, Any]:
         name = fw["name"]
         entry: dict[str, Any] = {
             "name": name,
-            "distribution": fw.get("distribution", {"pytorch": "torch", "jax": "jaxlib"}.get(name, name)),
+            "distribution": fw.get("distribution", vocabulary.build_distribution(name)),
             "version": fw.get("version"),
             "variant": fw.get("variant"),
             "cuda_version": fw.get("cuda"),
