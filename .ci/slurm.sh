@@ -29,10 +29,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 stop() {
-    local pidfile
+    local pidfile pid
     for pidfile in "$dir"/run/*.pid; do
         [ -e "$pidfile" ] || continue
-        "${sudo_cmd[@]}" kill "$(cat "$pidfile")" 2>/dev/null || true
+        pid="$(cat "$pidfile")"
+        "${sudo_cmd[@]}" kill "$pid" 2>/dev/null || true
+        # Wait until it is gone: a new daemon on the same port would fail beside it.
+        for _ in $(seq 1 20); do [ -d "/proc/$pid" ] && [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ] || break; sleep 0.5; done
         rm -f "$pidfile"
     done
 }
@@ -72,13 +75,23 @@ if ! munge_answers; then
     munge_answers || { echo "slurm.sh: munged does not answer" >&2; exit 1; }
 fi
 
+daemons_alive() {
+    local pidfile
+    for pidfile in "$dir/run/slurmctld.pid" $(seq -f "$dir/run/slurmd-node%g.pid" 1 "$nodes"); do
+        [ -s "$pidfile" ] || return 1
+        # alive and not a zombie
+        [ "$(cut -d' ' -f3 "/proc/$(cat "$pidfile")/stat" 2>/dev/null)" ] || return 1
+        [ "$(cut -d' ' -f3 "/proc/$(cat "$pidfile")/stat")" != Z ] || return 1
+    done
+}
 cluster_answers() {
     [ -s "$conf" ] || return 1
     local up
     up="$(timeout 10 sinfo -h -N -o '%N %t' 2>/dev/null | awk '$2 ~ /^(idle|mix|alloc)/' | wc -l)"
     [ "$up" -ge "$nodes" ]
 }
-if cluster_answers && [ "$(grep -c '^NodeName=' "$conf")" -eq "$nodes" ]; then
+# A slurmd killed by a test leaves its node "idle" in sinfo for SlurmdTimeout: look at the daemons too.
+if daemons_alive && cluster_answers && [ "$(grep -c '^NodeName=' "$conf")" -eq "$nodes" ]; then
     echo "== slurm: the cluster of $conf already answers ($nodes nodes)"
     exit 0
 fi

@@ -118,8 +118,8 @@ def analyse(ranks: Sequence[dict[str, Any]], nodes: Sequence[NodeInfo], ranks_pe
     for i, size in enumerate(good[0]["sizes"]):
         seconds = max(float(r["sizes"][i]["seconds"]) for r in good)
         algbw = size["bytes"] / seconds / 1e9
-        out["sizes"].append({"bytes": size["bytes"], "time_us": round(seconds * 1e6, 1), "algbw_gbs": round(algbw, 3),
-                             "busbw_gbs": round(bus_bandwidth(algbw, world), 3)})
+        out["sizes"].append({"bytes": size["bytes"], "time_us": round(seconds * 1e6, 1), "algbw_gbs": round(algbw, 6),
+                             "busbw_gbs": round(bus_bandwidth(algbw, world), 6)})
     node_of = {int(r["rank"]): str(r["node"]) for r in good}
     seen: dict[tuple[int, ...], float] = {}
     for rank in good:
@@ -128,7 +128,7 @@ def analyse(ranks: Sequence[dict[str, Any]], nodes: Sequence[NodeInfo], ranks_pe
             seen[key] = max(seen.get(key, 0.0), float(pair["seconds"]))
     for key, seconds in sorted(seen.items()):
         busbw = bus_bandwidth(int(good[0]["sizes"][-1]["bytes"]) / seconds / 1e9, 2)
-        out["links"].append({"nodes": [node_of.get(k, str(k)) for k in key], "busbw_gbs": round(busbw, 3)})
+        out["links"].append({"nodes": [node_of.get(k, str(k)) for k in key], "busbw_gbs": round(busbw, 6)})
     if out["links"]:
         slowest = min(out["links"], key=lambda link: link["busbw_gbs"])
         out["slowest_link"] = slowest
