@@ -181,7 +181,8 @@ def run_fleet_smoke(transport: Transport, options: FleetOptions, *, interconnect
     if nics < 1:
         raise UsageError("--nics must be 1 or more")
     started = time.monotonic()
-    args = ["smoke", "--json", "--quick", "--allow-cpu", "--timeout", f"{options.node_timeout_s:g}"]
+    # The node's own `timeout` (the node timeout) ends a slow smoke; its --timeout is only a backstop.
+    args = ["smoke", "--json", "--quick", "--allow-cpu", "--timeout", f"{options.node_timeout_s + 5:g}"]
     infos, answers, timings = collect(transport, options, args, progress)
     python = node_command(transport, options)[0]
     results: dict[str, dict[str, Any]] = {}
