@@ -481,6 +481,11 @@ def report(
     sys.stdout.write(render_report_block(doc, diagnose(doc)))
 
 
+from dldoctor.fleet.cli import fleet_app  # noqa: E402  (typer only; the engines are imported per command)
+
+app.add_typer(fleet_app, name="fleet")
+
+
 def main() -> None:
     """The console-script entry point."""
     try:

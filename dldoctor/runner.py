@@ -87,8 +87,13 @@ class Runner:
         extra_env: Mapping[str, str] | None = None,
         stdin_text: str | None = None,
         cwd: str | None = None,
+        on_stdout: Callable[[bytes], None] | None = None,
     ) -> CommandResult:
-        """Run `argv` (argv[0] looked up on PATH unless it has a slash)."""
+        """Run `argv` (argv[0] looked up on PATH unless it has a slash).
+
+        `on_stdout` sees each chunk of stdout as it arrives (progress while a long command runs), from the
+        reading thread; the result still carries the whole (capped) output.
+        """
         timeout = self.default_timeout_s if timeout_s is None else timeout_s
         if self.deadline is not None:
             timeout = max(0.0, min(timeout, self.deadline - time.monotonic()))
@@ -114,7 +119,8 @@ class Runner:
         except OSError as exc:
             return CommandResult(argv, None, "", "", 0.0, start_error=exc.strerror or str(exc))
         assert proc.stdout is not None and proc.stderr is not None
-        out, err = _Capped(proc.stdout, self.max_output_bytes), _Capped(proc.stderr, self.max_output_bytes)
+        out = _Capped(proc.stdout, self.max_output_bytes, on_stdout)
+        err = _Capped(proc.stderr, self.max_output_bytes)
         try:
             if stdin_text is not None:
                 threading.Thread(target=_feed, args=(proc, stdin_text), daemon=True).start()
@@ -149,8 +155,9 @@ class _Capped:
     """Reads a pipe to its end in a thread, keeping the first `limit` bytes (a tool printing forever costs
     no memory), and decodes it as text mode would (locale encoding, replaced errors, universal newlines)."""
 
-    def __init__(self, pipe: IO[bytes], limit: int) -> None:
+    def __init__(self, pipe: IO[bytes], limit: int, on_chunk: Callable[[bytes], None] | None = None) -> None:
         self._pipe, self._fd, self._limit = pipe, pipe.fileno(), limit
+        self._on_chunk = on_chunk
         self._chunks: list[bytes] = []
         self._kept = 0
         self._dropped = 0
@@ -163,6 +170,11 @@ class _Capped:
                 chunk = os.read(self._fd, 65536)
                 if not chunk:
                     break
+                if self._on_chunk is not None:
+                    try:
+                        self._on_chunk(chunk)
+                    except Exception:  # noqa: BLE001  (a progress callback must not stop the reading)
+                        self._on_chunk = None
                 room = self._limit - self._kept
                 if room > 0:
                     self._chunks.append(chunk[:room])
