@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dldoctor.report import Finding, Severity
-from dldoctor.rules.facts import Facts, pick
+from dldoctor.snapshot.facts import Facts, pick
 
 #: Environment variables compared across nodes: what decides which CUDA, which GPUs and how NCCL talks.
 ENV_PREFIXES = ("NCCL_", "CUDA_", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "LD_PRELOAD")
