@@ -109,6 +109,13 @@ def _real_glibc() -> str | None:
     return value.split()[1]
 
 
+def _real_cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # the folder was deleted under us
+        return None
+
+
 @dataclass
 class Machine:
     """Everything a probe may look at, rooted at `root`."""
@@ -127,6 +134,8 @@ class Machine:
     load_nvml: Callable[[], Any] | None = None
     #: True for the machine dldoctor runs on: enables in-process shortcuts.
     is_local: bool = False
+    #: The folder the user runs dldoctor in (a machine path; None: unknown), where a `.venv` may be.
+    cwd: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -147,6 +156,7 @@ class Machine:
             own_python=sys.executable,
             is_local=True,
             timeout_s=timeout_s,
+            cwd=_real_cwd(),
         )
 
     # --- NVML --------------------------------------------------------------

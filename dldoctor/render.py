@@ -73,6 +73,8 @@ def area_summary(area: str, facts: Facts, findings: list[Finding] | None = None)
     if area == "frameworks":
         fws = facts.frameworks
         if not fws:
+            if facts.python.get("error") and not facts.python.get("executable"):
+                return "no Python to inspect: " + str(facts.python.get("error"))
             return "none installed in " + str(facts.python.get("executable") or "this Python")
         return ", ".join(
             f"{f.get('name')} {f.get('version')}" + (f" ({f.get('variant')})" if f.get("variant") else "") for f in fws
@@ -97,6 +99,22 @@ def area_summary(area: str, facts: Facts, findings: list[Finding] | None = None)
         notes = f"; {len(health)} note{'s' if len(health) > 1 else ''} (-v shows {'them' if len(health) > 1 else 'it'})"
         return "no ECC, throttling or link problems seen" + (notes if health else "")
     return None
+
+
+def other_environment_lines(facts: Facts) -> list[str]:
+    """One line per environment found besides the inspected one, with its frameworks."""
+    others = pick(facts.raw, "frameworks", "other_environments", kind=list) or []
+    lines = []
+    for env in others:
+        if not isinstance(env, dict):
+            continue
+        fws = [f for f in env.get("frameworks") or [] if isinstance(f, dict)]
+        names = ", ".join(f"{f.get('name')} {f.get('version')}" + (f" ({f.get('variant')})" if f.get("variant") else "")
+                          for f in fws) or "no frameworks"
+        python = f", Python {env['python_version']}" if env.get("python_version") else ""
+        lines.append(f"also {env.get('prefix')} ({env.get('kind')}{python}): {names}; "
+                     f"--python {env.get('prefix')}/bin/python inspects it")
+    return lines
 
 
 def render_check(report: Report, verbose: int = 0) -> list[str]:
@@ -124,6 +142,8 @@ def render_check(report: Report, verbose: int = 0) -> list[str]:
             lines.append(f"    {SEVERITY_MARK[finding.severity]} {_esc(finding.title)} [dim]({finding.id})[/]")
             if finding.detail and (verbose or finding.severity is Severity.ERROR):
                 lines.append(f"      [dim]{_esc(finding.detail)}[/]")
+        if area == "frameworks":
+            lines.extend(f"    [dim]•[/] {_esc(text)}" for text in other_environment_lines(facts))
     if report.recommendations:
         lines.append("")
         lines.append("[bold]Recommended builds for this machine[/]")
