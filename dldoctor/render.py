@@ -117,8 +117,32 @@ def other_environment_lines(facts: Facts) -> list[str]:
     return lines
 
 
-def render_check(report: Report, verbose: int = 0) -> list[str]:
-    """Rich-markup lines of the human report."""
+def _flat(value: Any, prefix: str = "") -> list[str]:
+    """`key=value` for every leaf of a section; a list of records is counted and each record flattened."""
+    if isinstance(value, dict):
+        return [part for key, item in value.items() for part in _flat(item, f"{prefix}{key}.")]
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return [f"{prefix[:-1]}=[{', '.join(str(v) for v in value)}]"] if value else []
+        return [part for i, item in enumerate(value) for part in _flat(item, f"{prefix[:-1]}[{i}].")]
+    return [] if value is None else [f"{prefix[:-1]}={value}"]
+
+
+def probe_detail_lines(snapshot: dict[str, Any]) -> list[str]:
+    """-vv: every probe's facts, a line per section, its leaves spelt out (`gpus[0].name=...`)."""
+    from dldoctor.snapshot import SECTIONS
+
+    lines = ["", "[bold]Probes[/]"]
+    for section in SECTIONS:
+        value = snapshot.get(section)
+        parts = _flat(value) if isinstance(value, dict) else []
+        lines.append(f"  [bold]{section}[/]: {_esc('; '.join(parts)) if parts else '[dim](nothing found)[/]'}")
+    return lines
+
+
+def render_check(report: Report, verbose: int = 0, quiet: bool = False) -> list[str]:
+    """Rich-markup lines of the human report: `quiet` keeps the problems and the verdict, `verbose` >= 2
+    adds every probe's facts."""
     facts = Facts(report.snapshot)
     lines: list[str] = []
     by_area: dict[str, list[Finding]] = {}
@@ -136,15 +160,17 @@ def render_check(report: Report, verbose: int = 0) -> list[str]:
             worst = max([worst, *(f.severity.rank for f in report.findings
                                   if f.evidence.get("framework") and f.severity is not Severity.INFO)])
         mark = {2: "error", 1: "warning", 0: "ok", -1: "ok"}[worst]
+        if quiet and mark == "ok":
+            continue
         title = AREA_TITLES[area]
         lines.append(f"{MARKS[mark]} [bold]{title}[/]" + (f": {_esc(summary)}" if summary else ""))
         for finding in findings:
             lines.append(f"    {SEVERITY_MARK[finding.severity]} {_esc(finding.title)} [dim]({finding.id})[/]")
             if finding.detail and (verbose or finding.severity is Severity.ERROR):
                 lines.append(f"      [dim]{_esc(finding.detail)}[/]")
-        if area == "frameworks":
+        if area == "frameworks" and not quiet:
             lines.extend(f"    [dim]•[/] {_esc(text)}" for text in other_environment_lines(facts))
-    if report.recommendations:
+    if report.recommendations and not quiet:
         lines.append("")
         lines.append("[bold]Recommended builds for this machine[/]")
         for rec in report.recommendations:
@@ -155,15 +181,18 @@ def render_check(report: Report, verbose: int = 0) -> list[str]:
                 for variant, why in rec.rejected:
                     lines.append(f"      [dim]not {variant}: {_esc(why)}[/]")
     fixes = [f for f in report.findings if f.fix and f.severity is not Severity.INFO]
-    if fixes:
+    if fixes and not quiet:
         lines.append("")
         lines.append("[bold]Fixes[/]")
         for number, finding in enumerate(fixes, 1):
             lines.append(f"  {number}. {_esc(finding.title)} [dim]({finding.id})[/]")
             for command in finding.fix:
                 lines.append(f"       $ {_esc(command)}")
+    if verbose >= 2:
+        lines.extend(probe_detail_lines(report.snapshot))
     counts = {s: sum(1 for f in report.findings if f.severity is s) for s in Severity}
-    lines.append("")
+    if lines:
+        lines.append("")
     verdict = {"ok": "[green]No problems found.[/]",
                "warning": f"[yellow]{counts[Severity.WARNING]} warning(s)[/], no errors.",
                "error": f"[red]{counts[Severity.ERROR]} error(s)[/], {counts[Severity.WARNING]} warning(s)."}
