@@ -49,6 +49,16 @@ def _console(stderr: bool = False) -> Any:
                    no_color=plain, force_terminal=force)
 
 
+def _wrapped(console: Any, lines: list[str]) -> list[Any]:
+    """Lines broken at words with a hanging indent to the terminal's width (or COLUMNS); a pipe gets them
+    whole, one fact per line for grep."""
+    if not (console.is_terminal or os.environ.get("COLUMNS")):
+        return lines
+    from dldoctor.render import wrap_lines
+
+    return wrap_lines(lines, console.width)
+
+
 def _say(message: str) -> None:
     """A progress or summary line for people; silenced by --quiet."""
     if not STATE.quiet:
@@ -254,7 +264,8 @@ def check(
         from dldoctor.render import failures_note, render_check
 
         console = _console()
-        for line in render_check(report, STATE.verbose, STATE.quiet):
+        lines = render_check(report, STATE.verbose, STATE.quiet)
+        for line in _wrapped(console, lines):
             console.print(line)
         note = failures_note(doc)
         if note and not STATE.verbose and not STATE.quiet:
@@ -305,15 +316,22 @@ def knowledge(
         return
     from rich.table import Table
 
-    table = Table(title="dldoctor knowledge", show_lines=False)
-    for column in ("table", "rows", "verified", "age (days)", "from", "source"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
-            str(row["name"]), str(row["rows"]), str(row["verified"]), str(row["age_days"]),
-            "override" if row["overridden"] else "built-in", _shorten(str(row["source"]), 60),
-        )
-    _console().print(table)
+    # Names, dates and numbers are never broken; the source, last, gets what the terminal leaves (cut with an
+    # ellipsis), and no column at all when that is too little to read.
+    cells = [[str(row["name"]), str(row["rows"]), str(row["verified"]), str(row["age_days"]),
+              "override" if row["overridden"] else "built-in", _shorten(str(row["source"]), 60)] for row in rows]
+    headers = ("table", "rows", "verified", "age (days)", "from", "source")
+    widths = [max(len(headers[i]), *(len(c[i]) for c in cells)) for i in range(5)]
+    console = _console()
+    left = console.width - sum(widths) - 2 * 5
+    table = Table(title="dldoctor knowledge", show_lines=False, box=None, title_justify="left", pad_edge=False)
+    for header, width in zip(headers[:5], widths, strict=True):
+        table.add_column(header, no_wrap=True, min_width=width)
+    if left >= 12:
+        table.add_column("source", no_wrap=True, overflow="ellipsis", max_width=left)
+    for cell in cells:
+        table.add_row(*(cell if left >= 12 else cell[:5]))
+    console.print(table)
 
 
 OptStr = Optional[str]  # noqa: UP045  (typer needs Optional at runtime on 3.10)
