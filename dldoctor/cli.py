@@ -9,6 +9,7 @@ so no command ever ends in a traceback.
 # command on each run (~20 ms); real annotation objects cost nothing to read.
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -22,7 +23,7 @@ app = typer.Typer(
     name="dldoctor",
     help="Diagnose and set up deep-learning machines: drivers, CUDA/ROCm, frameworks.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -31,6 +32,7 @@ app = typer.Typer(
 class _State:
     verbose = 0
     quiet = False
+    color = "auto"
 
 
 STATE = _State()
@@ -39,10 +41,22 @@ STATE = _State()
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    # NO_COLOR (no-color.org) wins over FORCE_COLOR and turns off every escape code, bold included.
-    plain = bool(os.environ.get("NO_COLOR"))
+    # --color never, or (auto) NO_COLOR (no-color.org), turns off every escape code, bold included; NO_COLOR
+    # wins over FORCE_COLOR. --color always colours a pipe too.
+    plain = STATE.color == "never" or (STATE.color == "auto" and bool(os.environ.get("NO_COLOR")))
+    force = True if STATE.color == "always" else None
     return Console(stderr=stderr, highlight=False, soft_wrap=True, color_system=None if plain else "auto",
-                   no_color=plain)
+                   no_color=plain, force_terminal=force)
+
+
+def _wrapped(console: Any, lines: list[str]) -> list[Any]:
+    """Lines broken at words with a hanging indent to the terminal's width (or COLUMNS); a pipe gets them
+    whole, one fact per line for grep."""
+    if not (console.is_terminal or os.environ.get("COLUMNS")):
+        return lines
+    from dldoctor.render import wrap_lines
+
+    return wrap_lines(lines, console.width)
 
 
 def _say(message: str) -> None:
@@ -62,16 +76,23 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
     ] = False,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail (repeat for more).")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, metavar="", show_default=False,
+                                         help="More detail: -v the details, -vv every probe's facts.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only problems, results and errors.")] = False,
+    color: Annotated[str, typer.Option("--color", metavar="auto|always|never",
+                                       help="Colour the output: auto (a terminal, unless NO_COLOR is set), "
+                                            "always or never.")] = "auto",
     knowledge_dir: Annotated[
         Optional[Path],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
         typer.Option("--knowledge-dir", envvar="DLDOCTOR_KNOWLEDGE_DIR",
                      help="Read compatibility tables from this folder first (newer data without a new release)."),
     ] = None,
 ) -> None:
+    if color not in ("auto", "always", "never"):
+        raise UsageError(f"--color {color!r}: choose auto, always or never")
     STATE.verbose = verbose
     STATE.quiet = quiet
+    STATE.color = color
     if knowledge_dir is not None:
         if not knowledge_dir.is_dir():
             raise InputError(f"--knowledge-dir {knowledge_dir} is not a folder")
@@ -80,19 +101,47 @@ def _root(
         knowledge.set_override_dir(knowledge_dir)
 
 
-def _check_python_option(python: str | None) -> str | None:
+#: `--python 3.11`, `3`, `python3.11`, `cpython3.11`, `cpython@3.11`: a version, as uv reads one.
+_PYTHON_VERSION = re.compile(r"^(?:c?python@?)?(3(?:\.\d{1,3})?)(?:\.\d{1,3})?$", re.IGNORECASE)
+
+
+def python_option(python: str | None, *, want: str = "interpreter") -> str | None:
+    """The one reading of `--python` for every command: a path to an interpreter or a version (3.11), as uv
+    takes either. `want="interpreter"` gives an absolute interpreter path (a version is looked up on PATH as
+    python3.11); `want="version"` gives X.Y (a path is asked for its version)."""
     if python is None:
         return None
+    if not python.strip():
+        raise UsageError("--python needs an interpreter path or a version such as 3.11 (an empty one was given)")
+    match = _PYTHON_VERSION.match(python) if "/" not in python else None
+    if match:
+        version = match.group(1)
+        if want == "version":
+            return version
+        import shutil
+
+        found = shutil.which(f"python{version}")
+        if found is None:
+            raise InputError(f"--python {python}: no python{version} on PATH (give the interpreter's path)")
+        return os.path.abspath(found)
     path = Path(python)
     try:
-        exists = bool(python) and path.exists()
+        exists = path.exists()
     except OSError as exc:  # a 100 kB argument: ENAMETOOLONG
         raise InputError(f"--python {python[:200]}: {exc.strerror or exc}") from None
     if not exists:
-        raise InputError(f"--python {python}: no such file")
+        raise InputError(f"--python {python}: no such file (give an interpreter's path or a version such as 3.11)")
     if path.is_dir() or not os.access(path, os.X_OK):
         raise InputError(f"--python {python} is not an executable interpreter")
-    return str(path.absolute())
+    executable = str(path.absolute())
+    if want == "version":
+        from dldoctor.probes.python_target import inspect_python
+
+        target = inspect_python(_machine(30.0), executable)
+        if target.error or not target.version:
+            raise InputError(f"--python {python} is not a usable interpreter: {target.error or 'no version'}")
+        return ".".join(target.version.split(".")[:2])
+    return executable
 
 
 def _machine(timeout: float) -> Any:
@@ -108,7 +157,8 @@ MAX_TIMEOUT_S = 86400.0
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds each external command may take.")]
 PythonOpt = Annotated[
     Optional[str],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
-    typer.Option("--python", help="Inspect the frameworks of this interpreter instead of the active one."),
+    typer.Option("--python", help="Inspect this interpreter (a path, or a version such as 3.11 found on PATH) "
+                                  "instead of the active one."),
 ]
 
 
@@ -117,7 +167,7 @@ def _snapshot(python: str | None, deep: bool, redact: bool, timeout: float) -> d
     from dldoctor.snapshot import take_snapshot
 
     machine = _machine(timeout)
-    python = _check_python_option(python)
+    python = python_option(python)
     if python is not None:
         target = inspect_python(machine, python)
         if target.error:
@@ -214,7 +264,8 @@ def check(
         from dldoctor.render import failures_note, render_check
 
         console = _console()
-        for line in render_check(report, STATE.verbose):
+        lines = render_check(report, STATE.verbose, STATE.quiet)
+        for line in _wrapped(console, lines):
             console.print(line)
         note = failures_note(doc)
         if note and not STATE.verbose and not STATE.quiet:
@@ -265,15 +316,22 @@ def knowledge(
         return
     from rich.table import Table
 
-    table = Table(title="dldoctor knowledge", show_lines=False)
-    for column in ("table", "rows", "verified", "age (days)", "from", "source"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
-            str(row["name"]), str(row["rows"]), str(row["verified"]), str(row["age_days"]),
-            "override" if row["overridden"] else "built-in", _shorten(str(row["source"]), 60),
-        )
-    _console().print(table)
+    # Names, dates and numbers are never broken; the source, last, gets what the terminal leaves (cut with an
+    # ellipsis), and no column at all when that is too little to read.
+    cells = [[str(row["name"]), str(row["rows"]), str(row["verified"]), str(row["age_days"]),
+              "override" if row["overridden"] else "built-in", _shorten(str(row["source"]), 60)] for row in rows]
+    headers = ("table", "rows", "verified", "age (days)", "from", "source")
+    widths = [max(len(headers[i]), *(len(c[i]) for c in cells)) for i in range(5)]
+    console = _console()
+    left = console.width - sum(widths) - 2 * 5
+    table = Table(title="dldoctor knowledge", show_lines=False, box=None, title_justify="left", pad_edge=False)
+    for header, width in zip(headers[:5], widths, strict=True):
+        table.add_column(header, no_wrap=True, min_width=width)
+    if left >= 12:
+        table.add_column("source", no_wrap=True, overflow="ellipsis", max_width=left)
+    for cell in cells:
+        table.add_row(*(cell if left >= 12 else cell[:5]))
+    console.print(table)
 
 
 OptStr = Optional[str]  # noqa: UP045  (typer needs Optional at runtime on 3.10)
@@ -293,7 +351,8 @@ def _print_smoke(result: dict[str, Any], json_out: bool) -> None:
 @app.command()
 def smoke(
     framework: Annotated[str, typer.Option(help="pytorch (torch), tensorflow (tf), jax or auto.")] = "auto",
-    python: Annotated[OptStr, typer.Option("--python", help="Run in this interpreter.")] = None,
+    python: Annotated[OptStr, typer.Option("--python", help="Run in this interpreter (a path, or a version "
+                                                           "such as 3.11 found on PATH).")] = None,
     prefix: Annotated[OptStr, typer.Option("--prefix", help="Run in this conda environment.")] = None,
     image: Annotated[OptStr, typer.Option("--image", help="Run in a container of this Docker image.")] = None,
     device: Annotated[
@@ -312,6 +371,7 @@ def smoke(
     from dldoctor.smoke.command import smoke_command
     from dldoctor.smoke.run import SmokeNoAccelerator
 
+    python = python_option(python)
     try:
         result, code = smoke_command(framework, python, prefix, image, device, quick, json_out, allow_cpu, timeout)
     except SmokeNoAccelerator as exc:
@@ -335,7 +395,8 @@ def setup(
     framework: Annotated[str, typer.Argument(help="pytorch, tensorflow or jax, optionally ==VERSION (pytorch==2.5).")],
     backend: Annotated[str, typer.Option(help="conda (default), venv or docker.")] = "conda",
     variant: Annotated[str, typer.Option(help="auto, cpu, cudaX.Y (cuda12.6) or rocmX.Y.")] = "auto",
-    python_version: Annotated[OptStr, typer.Option("--python", help="Python version for the environment (3.11).")] = None,
+    python_version: Annotated[OptStr, typer.Option("--python", help="Python for the environment: a version (3.11) "
+                                                                   "or an interpreter whose version to use.")] = None,
     platform: Annotated[
         Optional[list[str]],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
         typer.Option("--platform", help="Platforms to lock (linux-64, linux-aarch64, osx-arm64); repeatable."),
@@ -354,7 +415,7 @@ def setup(
         Optional[Path],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
         typer.Option(help="Where the environment goes (default under your data folder)."),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Where the spec and lock files go.")] = Path("."),
+    out: Annotated[Path, typer.Option("--output", "-o", help="Where the spec and lock files go.")] = Path("."),
     snapshot_file: Annotated[
         Optional[Path],  # noqa: UP045  (typer needs Optional at runtime on 3.10)
         typer.Option("--snapshot", help="Build for the machine of this snapshot."),
@@ -387,7 +448,7 @@ def setup(
     options = {"tag": tag, "base_image": base_image, "docker_platform": docker_platform,
                "dockerfile_only": dockerfile_only}
     request = SetupRequest(
-        framework=framework, backend=backend, variant=variant, python=python_version,
+        framework=framework, backend=backend, variant=variant, python=python_option(python_version, want="version"),
         platforms=tuple(platform or ()), channel=channel, index_url=index_url,
         extra_index_urls=tuple(extra_index_url or ()), find_links=tuple(find_links or ()), prefix=prefix,
         out_dir=out, cuda=cuda, force=force, update=update,
@@ -415,17 +476,28 @@ def setup(
 
 
 _GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
+#: Spellings kept working but not shown: `--out` is `-o/--output`, as in every other command.
+_HIDDEN_ALIASES = {"--out": "--output"}
 
 
 def _global_flags_first(argv: list[str]) -> list[str]:
-    """Accept -v/-q after the command too (`dldoctor check -v`), as people type them."""
+    """Accept -v/-q/--color after the command too (`dldoctor check -v`), as people type them; spell hidden
+    aliases the one way."""
     head: list[str] = []
     tail: list[str] = []
-    for i, arg in enumerate(argv):
+    args = iter(enumerate(argv))
+    for i, arg in args:
         if arg == "--":
             tail.extend(argv[i:])
             break
-        is_flag = arg in _GLOBAL_FLAGS or (arg.startswith("-v") and set(arg[1:]) == {"v"})
+        name, eq, value = arg.partition("=")
+        if name in _HIDDEN_ALIASES:
+            arg = _HIDDEN_ALIASES[name] + eq + value
+        if arg == "--color" and i + 1 < len(argv):
+            head.extend((arg, next(args)[1]))
+            continue
+        is_flag = arg in _GLOBAL_FLAGS or arg.startswith("--color=") or (
+            arg.startswith("-v") and set(arg[1:]) == {"v"})
         (head if is_flag else tail).append(arg)
     return head + tail
 

@@ -122,6 +122,13 @@ class Command:
     head: bytes
 
 
+def _real_cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # the folder was deleted under us
+        return None
+
+
 @dataclass
 class Machine:
     """Everything a probe may look at, rooted at `root`."""
@@ -140,6 +147,8 @@ class Machine:
     load_nvml: Callable[[], Any] | None = None
     #: True for the machine dldoctor runs on: enables in-process shortcuts.
     is_local: bool = False
+    #: The folder the user runs dldoctor in (a machine path; None: unknown), where a `.venv` may be.
+    cwd: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -160,6 +169,7 @@ class Machine:
             own_python=sys.executable,
             is_local=True,
             timeout_s=timeout_s,
+            cwd=_real_cwd(),
         )
 
     # --- NVML --------------------------------------------------------------

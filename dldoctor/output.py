@@ -22,7 +22,8 @@ def write_atomic(path: Path, text: str, *, make_parents: bool = False) -> None:
     """Write `text` to `path` so that readers see the old file or the whole new one, never half.
 
     A temporary file made with `mkstemp` (O_EXCL, so no planted name or link is
-    followed) beside it, then a rename; on any failure (Ctrl-C included) the
+    followed) beside it, given the mode an ordinary new file gets (0666 less the
+    umask; mkstemp's is 0600) or the old file's, then a rename; on any failure (Ctrl-C included) the
     temporary file is removed and the old file is left as it was. A symbolic
     link at `path` is refused: root must not write wherever a link points.
     """
@@ -50,14 +51,27 @@ def write_atomic(path: Path, text: str, *, make_parents: bool = False) -> None:
         raise
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it (os.umask sets it, and the probes' threads create files
+    meanwhile): Linux says it in /proc/self/status; elsewhere the set-and-restore is the only way."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def _existing_mode(path: Path) -> int:
     """The mode the new file gets: the old file's, or what the umask allows; refuses links and non-files."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~current_umask()
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     if stat.S_ISLNK(st.st_mode):

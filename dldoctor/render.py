@@ -6,6 +6,7 @@ the recommendations, then every fix in one numbered list.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from dldoctor.report import AREA_TITLES, AREAS, Finding, Report, Severity
@@ -73,6 +74,8 @@ def area_summary(area: str, facts: Facts, findings: list[Finding] | None = None)
     if area == "frameworks":
         fws = facts.frameworks
         if not fws:
+            if facts.python.get("error") and not facts.python.get("executable"):
+                return "no Python to inspect: " + str(facts.python.get("error"))
             return "none installed in " + str(facts.python.get("executable") or "this Python")
         return ", ".join(
             f"{f.get('name')} {f.get('version')}" + (f" ({f.get('variant')})" if f.get("variant") else "") for f in fws
@@ -99,16 +102,105 @@ def area_summary(area: str, facts: Facts, findings: list[Finding] | None = None)
     return None
 
 
-def render_check(report: Report, verbose: int = 0) -> list[str]:
-    """Rich-markup lines of the human report."""
+def other_environment_lines(facts: Facts) -> list[str]:
+    """One line per environment found besides the inspected one, with its frameworks."""
+    others = pick(facts.raw, "frameworks", "other_environments", kind=list) or []
+    lines = []
+    for env in others:
+        if not isinstance(env, dict):
+            continue
+        fws = [f for f in env.get("frameworks") or [] if isinstance(f, dict)]
+        names = ", ".join(f"{f.get('name')} {f.get('version')}" + (f" ({f.get('variant')})" if f.get("variant") else "")
+                          for f in fws) or "no frameworks"
+        python = f", Python {env['python_version']}" if env.get("python_version") else ""
+        lines.append(f"also {env.get('prefix')} ({env.get('kind')}{python}): {names}; "
+                     f"--python {env.get('prefix')}/bin/python inspects it")
+    return lines
+
+
+def _flat(value: Any, prefix: str = "") -> list[str]:
+    """`key=value` for every leaf of a section; a list of records is counted and each record flattened."""
+    if isinstance(value, dict):
+        return [part for key, item in value.items() for part in _flat(item, f"{prefix}{key}.")]
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return [f"{prefix[:-1]}=[{', '.join(str(v) for v in value)}]"] if value else []
+        return [part for i, item in enumerate(value) for part in _flat(item, f"{prefix[:-1]}[{i}].")]
+    return [] if value is None else [f"{prefix[:-1]}={value}"]
+
+
+def probe_detail_lines(snapshot: dict[str, Any]) -> list[str]:
+    """-vv: every probe's facts, a line per section, its leaves spelt out (`gpus[0].name=...`)."""
+    from dldoctor.snapshot import SECTIONS
+
+    lines = ["", "[bold]Probes[/]"]
+    for section in SECTIONS:
+        value = snapshot.get(section)
+        parts = _flat(value) if isinstance(value, dict) else []
+        lines.append(f"  [bold]{section}[/]: {_esc('; '.join(parts)) if parts else '[dim](nothing found)[/]'}")
+    return lines
+
+
+def no_gpu_at_all(facts: Facts) -> bool:
+    """No NVIDIA, AMD or Apple GPU was found (not one that is there but unusable); an Intel GPU, which no
+    recommended build uses, does not count."""
+    other = facts.section("other_accelerators")
+    found = [facts.has_nvidia_hardware, bool(facts.nvidia.get("present")), bool(facts.amd.get("present")),
+             bool(facts.amd_gpus), bool(pick(other, "mps", "available", kind=bool))]
+    return not any(found)
+
+
+def _intel_gpus(facts: Facts) -> list[str]:
+    """The Intel GPUs on the bus (the recommended builds do not use them), as `bus id (driver)`."""
+    gpus = pick(facts.section("other_accelerators"), "intel_xpu", "gpus", kind=list) or []
+    return [f"{g.get('bus_id')} ({g.get('driver') or 'no driver'})" for g in gpus if isinstance(g, dict)]
+
+
+def _no_gpu_sentence(report: Report) -> str | None:
+    """The one "why the CPU builds" sentence the recommendations share, when they do (said once, not per
+    framework)."""
+    from dldoctor.variants import target_from_facts
+
+    reason = target_from_facts(Facts(report.snapshot)).no_gpu_reason
+    return reason if any(reason in rec.reason for rec in report.recommendations) else None
+
+
+def _without(text: str, sentence: str | None) -> str:
+    if not sentence:
+        return text
+    return text.replace(f": {sentence}", "").replace(sentence, "").rstrip(": ")
+
+
+_FRAMEWORK_NAMES = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX"}
+
+
+def _shown_recommendations(report: Report, facts: Facts, verbose: int) -> tuple[list[Any], list[Any]]:
+    """The recommendations printed in full (the frameworks the user has; PyTorch when there is none; all with
+    -v) and the others, which get one line."""
+    recs = list(report.recommendations)
+    if verbose or len(recs) <= 1:
+        return recs, []
+    have = {str(f.get("name")) for f in facts.frameworks}
+    shown = [r for r in recs if r.framework in have] or recs[:1]
+    return shown, [r for r in recs if r not in shown]
+
+
+def render_check(report: Report, verbose: int = 0, quiet: bool = False) -> list[str]:
+    """Rich-markup lines of the human report: `quiet` keeps the problems and the verdict, `verbose` >= 2
+    adds every probe's facts."""
     facts = Facts(report.snapshot)
     lines: list[str] = []
+    sentence = _no_gpu_sentence(report)
+    # A CPU-only machine gets one GPU line saying what that means, the recommendations' shared reason once.
+    no_gpu: str | bool = (sentence or True) if no_gpu_at_all(facts) else False
     by_area: dict[str, list[Finding]] = {}
     for finding in report.findings:
         by_area.setdefault(finding.area if finding.area in AREAS else "internal", []).append(finding)
     for area in AREAS:
         everything = by_area.get(area, [])
-        findings = [f for f in everything if verbose or f.severity is not Severity.INFO or area == "frameworks"]
+        # On a machine without a GPU, the GPU line says once what frameworks.no-gpu would say per framework.
+        findings = [f for f in everything if verbose or (f.severity is not Severity.INFO or area == "frameworks")
+                    and not (no_gpu and f.id == "frameworks.no-gpu")]
         summary = area_summary(area, facts, everything)
         if summary is None and not findings:
             continue
@@ -118,32 +210,57 @@ def render_check(report: Report, verbose: int = 0) -> list[str]:
             worst = max([worst, *(f.severity.rank for f in report.findings
                                   if f.evidence.get("framework") and f.severity is not Severity.INFO)])
         mark = {2: "error", 1: "warning", 0: "ok", -1: "ok"}[worst]
+        if quiet and mark == "ok":
+            continue
         title = AREA_TITLES[area]
         lines.append(f"{MARKS[mark]} [bold]{title}[/]" + (f": {_esc(summary)}" if summary else ""))
+
         for finding in findings:
             lines.append(f"    {SEVERITY_MARK[finding.severity]} {_esc(finding.title)} [dim]({finding.id})[/]")
             if finding.detail and (verbose or finding.severity is Severity.ERROR):
                 lines.append(f"      [dim]{_esc(finding.detail)}[/]")
-    if report.recommendations:
+        if area == "frameworks" and not quiet:
+            lines.extend(f"    [dim]•[/] {_esc(text)}" for text in other_environment_lines(facts))
+    if no_gpu:
+        frameworks = [_FRAMEWORK_NAMES.get(r.framework, r.framework) for r in report.recommendations]
+        meaning = (f"{', '.join(frameworks[:-1])} and {frameworks[-1]}" if len(frameworks) > 1
+                   else "".join(frameworks)) or "every framework"
+        why = sentence.removeprefix("no usable GPU here: ") if sentence else ""
+        intel = _intel_gpus(facts)
+        found = f" for these builds (the Intel GPU {', '.join(intel)} is not used)" if intel else ""
+        gpu_line = f"{MARKS['warning']} [bold]GPU[/]: none found{_esc(found)}; {_esc(meaning)} run on the CPU here" + (
+            f": {_esc(why)}" if why else "")
+        lines.insert(1 if lines and "Machine" in lines[0] else 0, gpu_line)
+    if report.recommendations and not quiet:
+        shown, others = _shown_recommendations(report, facts, verbose)
         lines.append("")
         lines.append("[bold]Recommended builds for this machine[/]")
-        for rec in report.recommendations:
-            lines.append(f"  {_esc(rec.framework)} [bold]{_esc(rec.variant)}[/]: {_esc(rec.reason)}")
+        if sentence and not no_gpu:
+            lines.append(f"  [dim]CPU builds: {_esc(sentence)}[/]")
+        for rec in shown:
+            reason = _without(rec.reason, sentence)
+            lines.append(f"  {_esc(rec.framework)} [bold]{_esc(rec.variant)}[/]: {_esc(reason)}")
             lines.append(f"      {_esc(rec.install)}")
             lines.append(f"      {_esc(rec.setup)}")
             if verbose:
                 for variant, why in rec.rejected:
                     lines.append(f"      [dim]not {variant}: {_esc(why)}[/]")
+        if others:
+            listed = "; ".join(f"{r.framework} {r.variant} ({r.setup})" for r in others)
+            lines.append(f"  [dim]not installed here: {_esc(listed)}; -v says why[/]")
     fixes = [f for f in report.findings if f.fix and f.severity is not Severity.INFO]
-    if fixes:
+    if fixes and not quiet:
         lines.append("")
         lines.append("[bold]Fixes[/]")
         for number, finding in enumerate(fixes, 1):
             lines.append(f"  {number}. {_esc(finding.title)} [dim]({finding.id})[/]")
             for command in finding.fix:
                 lines.append(f"       $ {_esc(command)}")
+    if verbose >= 2:
+        lines.extend(probe_detail_lines(report.snapshot))
     counts = {s: sum(1 for f in report.findings if f.severity is s) for s in Severity}
-    lines.append("")
+    if lines:
+        lines.append("")
     verdict = {"ok": "[green]No problems found.[/]",
                "warning": f"[yellow]{counts[Severity.WARNING]} warning(s)[/], no errors.",
                "error": f"[red]{counts[Severity.ERROR]} error(s)[/], {counts[Severity.WARNING]} warning(s)."}
@@ -156,3 +273,45 @@ def failures_note(snapshot: dict[str, Any]) -> str | None:
     if not failures:
         return None
     return f"[dim]{len(failures)} probe source(s) failed; -v lists them[/]"
+
+
+#: The part of a line its continuation lines hang under: indent plus a mark ("[✓] ", "✗ ", "1. ", "$ ").
+_HANG = re.compile(r"^(\s*)(\[[✓✗!i]\] |[✓✗!•] |\d+\. |\$ )?")
+
+
+def wrap_lines(lines: list[str], width: int) -> list[Any]:
+    """Rich-markup lines broken at word boundaries to `width` cells, each continuation hanging under the
+    text after the line's indent and mark (a line without a mark hangs two further in)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    measure = Console(width=max(width, 20), color_system=None, legacy_windows=False)
+    out: list[Any] = []
+    for line in lines:
+        text = Text.from_markup(line)
+        plain = text.plain
+        if text.cell_len <= width:
+            out.append(text)
+            continue
+        match = _HANG.match(plain)
+        indent, mark = (match.group(1), match.group(2)) if match else ("", None)
+        hang = len(indent) + (len(mark) if mark else 2)
+        if width - hang < 20:  # a terminal too narrow to hang in: plain folding reads better
+            hang = 0
+        head_len = len(indent) + len(mark or "")
+        head, body = text[:head_len], text[head_len:]
+        first_width = width - head_len
+        pieces = body.wrap(measure, first_width, overflow="fold")
+        if not pieces:
+            out.append(text)
+            continue
+        first = pieces[0]
+        rest = body[len(first.plain):]
+        first.rstrip()
+        out.append(Text.assemble(head, first))
+        rest = rest[len(rest.plain) - len(rest.plain.lstrip()):]
+        if rest.plain:
+            for piece in rest.wrap(measure, width - hang, overflow="fold"):
+                piece.rstrip()
+                out.append(Text.assemble(" " * hang, piece))
+    return out

@@ -123,3 +123,91 @@ def test_crashing_rule_is_a_finding(tmp_path: Path) -> None:
     crashed = [f for f in report.findings if f.id == "internal.rule-crashed"]
     assert len(crashed) == 1 and crashed[0].severity is Severity.ERROR and "test.explodes" in crashed[0].title
     assert "health.ecc-uncorrected" in {f.id for f in report.findings}
+
+
+# --- which interpreter `check` and `snapshot` inspect --------------------------------------------------------
+
+def _venv_with(prefix: Path, dists: dict[str, str]) -> Path:
+    """A real venv at `prefix` with the named distributions planted in its site-packages (dist-info only)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=120)
+    site = next((prefix / "lib").glob("python3*/site-packages"))
+    for name, version in dists.items():
+        info = site / f"{name}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        (info / "INSTALLER").write_text("pip\n")
+    return prefix / "bin"
+
+
+def _dld_in(cwd: Path, home: Path, path: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """dldoctor run from `cwd` with nothing active: no VIRTUAL_ENV, no CONDA_PREFIX, this PATH and HOME."""
+    env = {"PATH": path, "HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "dldoctor", *args], capture_output=True, text=True, timeout=120,
+                          cwd=cwd, env=env, check=False)
+
+
+def test_nothing_active_inspects_python3_on_path_not_dldoctors_own(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    user_bin = _venv_with(tmp_path / "user-python", {"torch": "2.13.0"})
+    # install.sh's private environment, first on PATH and holding another torch: it must be skipped.
+    own_bin = _venv_with(home / ".local/share/dldoctor/venv", {"torch": "2.1.0"})
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = _dld_in(work, home, f"{own_bin}:{user_bin}:/usr/bin:/bin", "snapshot")
+    assert proc.returncode == 0, proc.stderr
+    python = json.loads(proc.stdout)["frameworks"]["python"]
+    assert python["executable"].startswith(str(tmp_path / "user-python")), python
+    assert python["chosen_because"] == "python3 on PATH"
+    installed = json.loads(proc.stdout)["frameworks"]["installed"]
+    assert [(f["name"], f["version"]) for f in installed] == [("pytorch", "2.13.0")]
+    check = _dld_in(work, home, f"{own_bin}:{user_bin}:/usr/bin:/bin", "check")
+    assert "Frameworks: pytorch 2.13.0" in check.stdout, check.stdout
+    assert ".local/share/dldoctor" not in check.stdout
+
+
+def test_python_option_may_name_dldoctors_own_environment(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    own_bin = _venv_with(home / ".local/share/dldoctor/venv", {"torch": "2.1.0"})
+    proc = _dld_in(tmp_path, home, "/usr/bin:/bin", "snapshot", "--python", str(own_bin / "python"))
+    assert proc.returncode == 0, proc.stderr
+    assert [f["version"] for f in json.loads(proc.stdout)["frameworks"]["installed"]] == ["2.1.0"]
+
+
+def test_no_python_on_path_is_said_not_replaced_by_dldoctors_own(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = _dld_in(tmp_path, tmp_path, str(empty), "check")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Frameworks: no Python to inspect: no python3 or python on PATH" in proc.stdout, proc.stdout
+    assert sys.prefix not in proc.stdout
+
+
+def test_other_environments_are_listed_with_their_frameworks(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    user_bin = _venv_with(tmp_path / "user-python", {})
+    work = tmp_path / "project"
+    _venv_with(work / ".venv", {"jaxlib": "0.4.30", "jax": "0.4.30"})
+    # A conda installation: its base and one environment, found from its files (no conda is run).
+    base = home / "miniforge3"
+    (base / "conda-meta").mkdir(parents=True)
+    ml = base / "envs" / "ml"
+    (ml / "conda-meta").mkdir(parents=True)
+    site = ml / "lib/python3.12/site-packages"
+    info = site / "torch-2.5.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.5.1\n")
+    _venv_with(home / ".local/share/dldoctor/venv", {"torch": "2.1.0"})  # dldoctor's own: never listed
+    proc = _dld_in(work, home, f"{user_bin}:/usr/bin:/bin", "snapshot")
+    assert proc.returncode == 0, proc.stderr
+    others = {Path(e["prefix"]).relative_to(tmp_path).as_posix(): e
+              for e in json.loads(proc.stdout)["frameworks"]["other_environments"]}
+    assert set(others) == {"project/.venv", "home/miniforge3", "home/miniforge3/envs/ml"}, others
+    assert [(f["name"], f["version"]) for f in others["project/.venv"]["frameworks"]] == [("jax", "0.4.30")]
+    assert others["project/.venv"]["found_by"] == ".venv in the current folder"
+    assert others["home/miniforge3/envs/ml"]["python_version"] == "3.12"
+    assert [f["version"] for f in others["home/miniforge3/envs/ml"]["frameworks"]] == ["2.5.1"]
+    assert others["home/miniforge3"]["frameworks"] == []
+    text = _dld_in(work, home, f"{user_bin}:/usr/bin:/bin", "check").stdout
+    assert f"also {work}/.venv (venv, Python 3." in text and "): jax 0.4.30" in text, text
+    assert f"also {ml} (conda, Python 3.12): pytorch 2.5.1" in text, text
+    assert ".local/share/dldoctor" not in text

@@ -155,3 +155,40 @@ def test_deep_imports_torch_in_a_child_and_reports_it() -> None:
     assert deep["version"] == torch_entry["version"]
     assert deep["import_s"] > 0
     assert isinstance(deep["loaded_libraries"], list)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_snapshot_output_gets_the_users_umask(tmp_path: Path, umask: int) -> None:
+    """mkstemp makes 0600 files; -o FILE must end up like any file the user makes (0666 less the umask)."""
+    target = tmp_path / "snap.json"
+    proc = subprocess.run([sys.executable, "-m", "dldoctor", "snapshot", "-o", str(target)], capture_output=True,
+                          text=True, timeout=120, check=False, preexec_fn=lambda: os.umask(umask))  # noqa: PLW1509  (umask of the child only)
+    assert proc.returncode == 0, proc.stderr
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    target.chmod(0o640)  # a file that exists keeps its mode
+    subprocess.run([sys.executable, "-m", "dldoctor", "snapshot", "-o", str(target)], capture_output=True,
+                   timeout=120, check=True, preexec_fn=lambda: os.umask(umask))  # noqa: PLW1509  (umask of the child only)
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_lock_files_get_the_users_umask(tmp_path: Path, umask: int) -> None:
+    """The venv backend's requirements.lock is written through the same function as snapshot -o."""
+    code = ("import os, sys; from pathlib import Path; os.umask(int(sys.argv[2], 8)); "
+            "from dldoctor.setup.wheels import write_atomic; write_atomic(Path(sys.argv[1]), 'torch==2.13.0\\n')")
+    lock = tmp_path / "out" / "requirements.lock"
+    subprocess.run([sys.executable, "-c", code, str(lock), oct(umask)[2:]], check=True, timeout=60)
+    assert lock.read_text() == "torch==2.13.0\n"
+    assert lock.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in lock.parent.iterdir()] == ["requirements.lock"]  # no temporary left beside it
+
+
+def test_umask_is_read_without_changing_it() -> None:
+    from dldoctor.output import current_umask
+
+    before = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027
+        assert current_umask() == 0o027
+    finally:
+        os.umask(before)

@@ -23,7 +23,7 @@ from typing import Any
 from dldoctor.knowledge import vocabulary
 from dldoctor.machine import Machine
 from dldoctor.probes import Notes
-from dldoctor.probes.python_target import PythonTarget, inspect_python
+from dldoctor.probes.python_target import OtherEnvironment, PythonTarget, inspect_python, other_environments
 
 _DIST_DIR = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+?)\.(?:dist-info|egg-info)$")
 
@@ -415,9 +415,39 @@ def probe_frameworks(machine: Machine, notes: Notes, python: str | None = None) 
     """The frameworks installed in the target Python (each with its build variant, CUDA and copies), the
     NVIDIA wheels beside them, and a JVM with Deeplearning4j."""
     target = inspect_python(machine, python)
+    others = [_other_environment(machine, env) for env in other_environments(machine, target)]
     if target.error:
-        notes.fail("frameworks.python", f"{target.executable}: {target.error}")
-        return {"python": target.to_json(), "installed": [], "nvidia_wheels": [], "jvm": _jvm(machine)}
+        notes.fail("frameworks.python", f"{target.executable or 'python'}: {target.error}")
+        return {"python": target.to_json(), "installed": [], "nvidia_wheels": [], "jvm": _jvm(machine),
+                "other_environments": others}
+    installed, all_dists, conda = _frameworks_of(machine, target)
+    nvidia_wheels = [
+        {"distribution": d.name, "version": d.version, "location": d.location}
+        for d in all_dists if d.name.startswith("nvidia-") and d.name != "nvidia-ml-py"
+    ]
+    return {
+        "python": target.to_json() | {"is_conda": bool(conda) or None},
+        "installed": installed,
+        "nvidia_wheels": nvidia_wheels,
+        "jvm": _jvm(machine),
+        "other_environments": others,
+    }
+
+
+def _other_environment(machine: Machine, env: OtherEnvironment) -> dict[str, Any]:
+    """One line's worth of another environment: where, what kind, its Python and its frameworks."""
+    target = env.target(machine)
+    installed, _, _ = _frameworks_of(machine, target)
+    return {
+        "prefix": env.prefix, "kind": env.kind, "found_by": env.found_by, "python_version": target.version,
+        "frameworks": [{"name": f["name"], "version": f["version"], "variant": f.get("variant")}
+                       for f in installed if f.get("status") == "active"],
+    }
+
+
+def _frameworks_of(machine: Machine, target: PythonTarget) -> tuple[
+        list[dict[str, Any]], tuple[InstalledDist, ...], dict[str, dict[str, str]]]:
+    """The frameworks installed for `target`, with every distribution and conda record they were read from."""
     all_dists = scan_dists(machine, target)
     conda = conda_records(machine, target)
     first: dict[str, InstalledDist] = {}
@@ -454,16 +484,7 @@ def probe_frameworks(machine: Machine, notes: Notes, python: str | None = None) 
         caffe2 = _caffe2(machine, first["torch"])
         if caffe2:
             installed.append(caffe2)
-    nvidia_wheels = [
-        {"distribution": d.name, "version": d.version, "location": d.location}
-        for d in all_dists if d.name.startswith("nvidia-") and d.name != "nvidia-ml-py"
-    ]
-    return {
-        "python": target.to_json() | {"is_conda": bool(conda) or None},
-        "installed": installed,
-        "nvidia_wheels": nvidia_wheels,
-        "jvm": _jvm(machine),
-    }
+    return installed, all_dists, conda
 
 
 def _keras_backend(machine: Machine) -> str | None:
