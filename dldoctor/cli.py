@@ -409,7 +409,8 @@ def setup(
 
         sys.stdout.write(to_json(result.to_json()))
     elif result.install is not None:
-        _console().print(f"[bold]Ready[/]: {result.install.activate}")
+        _console().print(result.ready_line(), markup=False)
+        _console().print(f"  {result.install.activate}", markup=False)
     smoke_ok = result.smoke is None or int(result.smoke.get("exit_code", 1)) == 0
     return int(ExitCode.OK if smoke_ok else ExitCode.FINDINGS)
 

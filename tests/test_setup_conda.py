@@ -85,6 +85,39 @@ def test_plan_on_simulated_machines_pins_the_build(tmp_path: Path, scenario: str
         assert "pytorch=2.5.*=cpu*" in text and "cuda" not in text.split("dependencies:")[1]
 
 
+def test_unpinned_request_pins_the_planned_release_in_both_backends(tmp_path: Path, channel: Path) -> None:
+    from dldoctor import variants
+    from dldoctor.setup.wheels import requirement_lines
+
+    plan = make(tmp_path, channel, version=None, variant="cpu")
+    newest = variants.newest("pytorch")
+    assert newest and plan.release == newest
+    text = render_spec(plan)
+    assert f"  - pytorch={newest}.*=cpu*\n" in text and f"PyTorch {newest} for Python" in text
+    assert requirement_lines(replace(plan, backend="venv"))[0] == f"torch=={newest}.*"  # the same release
+
+
+@pytest.mark.parametrize(("scenario", "kernel"), [("cpu-only-laptop", "6.8.0"), ("h100-driver-580-cuda13", "5.15.0")])
+def test_linux_virtual_package_is_the_target_machines_kernel(tmp_path: Path, scenario: str, kernel: str) -> None:
+    facts = Facts(take_snapshot(load_machine(scenario, tmp_path)))
+    plan = make_plan(facts, SetupRequest("pytorch==2.5", out_dir=tmp_path))
+    assert plan.kernel == kernel
+    (spec,) = read_spec(_write(tmp_path / "environment.yml", render_spec(plan)), plan)
+    assert ("__linux", kernel, "0") in spec.virtual_packages  # not a fixed 5.10
+
+
+def test_this_machines_plan_carries_its_real_kernel(tmp_path: Path) -> None:
+    import platform
+
+    from dldoctor.machine import Machine
+    from dldoctor.setup.plan import kernel_version
+
+    plan = make_plan(Facts(take_snapshot(Machine.this_one())), SetupRequest("pytorch==2.5", variant="cpu", out_dir=tmp_path))
+    assert plan.kernel == kernel_version(platform.release()) and plan.kernel
+    assert kernel_version("5.15.167.4-microsoft-standard-WSL2") == "5.15.167"
+    assert kernel_version("6.1") == "6.1" and kernel_version("garbage") is None
+
+
 def test_cuda_option_locks_for_another_machine(tmp_path: Path) -> None:
     facts = Facts(take_snapshot(load_machine("cpu-only-laptop", tmp_path)))
     plan = make_plan(facts, SetupRequest("pytorch==2.5", variant="cuda12.4", cuda="12.6", out_dir=tmp_path))
@@ -100,7 +133,7 @@ def test_spec_templates_are_readable_and_cover_every_framework() -> None:
 
 def test_jax_pins_jaxlib_build_and_cuda_major(tmp_path: Path, channel: Path) -> None:
     text = render_spec(make(tmp_path, channel, framework="jax", version=None, variant="cuda12.0"))
-    assert "  - jax=*\n  - jaxlib=*=cuda*\n  - cuda-version=12\n" in text
+    assert "  - jax=*\n  - jaxlib=*=cuda*\n  - cuda-version=12\n  - numpy\n" in text
 
 
 def test_rocm_is_refused_with_a_pointer_to_venv(tmp_path: Path, channel: Path) -> None:
@@ -241,6 +274,9 @@ def test_install_reinstall_and_update(tmp_path: Path, channel: Path) -> None:
     assert (plan.prefix / "conda-meta" / "pytorch-2.5.1-cuda126_py311_h1_300.json").is_file()
     assert (plan.prefix / "lib" / "libtorch-payload.so").stat().st_size == 64 * 1024
     assert first.python == str(plan.prefix / "bin" / "python")
+    assert (plan.prefix / "conda-meta" / "numpy-2.1.3-py311_h0.json").is_file()  # what torch expects beside it
+    # what the prefix holds, read from its conda-meta records, not from the plan
+    assert first.details["framework"] == {"name": "pytorch", "version": "2.5.1", "build": "cuda126_py311_h1_300"}
     assert first.activate.startswith(str(plan.prefix / "bin" / "python"))
 
     started = time.monotonic()

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from dldoctor import variants
 from dldoctor.errors import TargetError, UnavailableError, UsageError
 from dldoctor.rules.facts import Facts
 from dldoctor.runner import Runner
@@ -75,7 +76,8 @@ SELECTION = [
     ("h100-driver-580-cuda13", "jax", "cuda13.0", "jax[cuda13]", None),
     ("gtx1080ti-sm61-torch-cu130", "jax", "cuda12.0", "jax[cuda12]", None),
     ("h100-driver-580-cuda13", "tensorflow==2.21", "cuda12.5", "tensorflow[and-cuda]==2.21.*", None),
-    ("cpu-only-laptop", "tensorflow", "cpu", "tensorflow", None),
+    # no version asked: the newest release dldoctor knows is pinned, as the conda backend pins it
+    ("cpu-only-laptop", "tensorflow", "cpu", f"tensorflow=={variants.newest('tensorflow')}.*", None),
 ]
 
 
@@ -85,10 +87,12 @@ def test_selection_picks_variant_and_index(tmp_path: Path, scenario: str, framew
     plan = plan_for(scenario, tmp_path, framework)
     assert plan.variant == variant, plan.reasons
     lines = requirement_lines(plan)
+    assert lines[1:] == ["numpy"]  # what the framework expects beside it, in every environment
     if requirement is not None:
-        assert lines == [requirement]
+        assert lines[0] == requirement
     else:
         assert re.fullmatch(r"torch==\d+\.\d+\.\*", lines[0]), lines  # newest known release, never unpinned
+        assert lines[0] == f"torch=={plan.release}.*"
     sources = plan_sources(plan)
     if index_tail is None:
         assert sources.index_url == "https://pypi.org/simple"
@@ -136,7 +140,7 @@ def test_tensorflow_and_jax_from_a_small_facts_dict(tmp_path: Path) -> None:
                    "nvidia": {"present": True, "driver_version": "550.54.14", "cuda_driver_version": "12.4",
                               "gpus": [{"index": 0, "compute_capability": "8.6"}]}})
     plan = make_plan(facts, SetupRequest(framework="jax", backend="venv", out_dir=tmp_path))
-    assert requirement_lines(plan) == ["jax[cuda12]"]
+    assert requirement_lines(plan) == ["jax[cuda12]", "numpy"]
     assert target_platform(plan).uv == "x86_64-manylinux_2_31"
     rocm = replace(plan, framework="jax", variant="rocm7.2")
     with pytest.raises(UsageError, match="ROCm"):
@@ -288,7 +292,11 @@ def test_gtx1080ti_plan_locks_and_installs_the_cu126_wheel(tmp_path: Path, fake_
     assert f"--hash=sha256:{fake_index.sha['filelock==3.18.0']}" in text
     assert f"--index-url {fake_index.torch_index}/cu126" in text
     assert read_lock_header(text)["resolved-by"].startswith(installer)
-    assert result.lock.packages == 2 and not result.lock.reused
+    assert f"--hash=sha256:{fake_index.sha['numpy==2.2.6']}" in text  # what torch expects beside it
+    assert result.lock.packages == 3 and not result.lock.reused
+    # what the environment holds, read from it (its dist-info), not from the plan
+    assert result.install.details["framework"] == {"name": "torch", "version": "2.7.1+cu126", "build": "cu126"}
+    assert result.ready_line().startswith(f"Ready: torch 2.7.1+cu126 (cu126) in {plan.prefix} — ")
     assert _venv_torch(plan.prefix) == "2.7.1+cu126"
     assert result.install.activate == f"source {plan.prefix.absolute()}/bin/activate"
     assert (plan.prefix / MARKER).is_file()

@@ -76,6 +76,34 @@ class SetupResult:
             "smoke": self.smoke,
         }
 
+    def installed_framework(self) -> str | None:
+        """"torch 2.13.0+cpu (cpu)": what the built environment holds (read from it), else what the smoke test saw."""
+        if self.install is not None:
+            found = self.install.details.get("framework")
+            if isinstance(found, dict) and found.get("version"):
+                build = found.get("build")
+                return f"{found.get('name')} {found['version']}" + (f" ({build})" if build else "")
+        if self.smoke and self.smoke.get("framework_version"):
+            return f"{self.smoke.get('framework')} {self.smoke['framework_version']}"
+        return None
+
+    def ready_line(self) -> str:
+        """The last line of a setup: what was installed, where, and what the smoke test said."""
+        assert self.install is not None
+        what = self.installed_framework() or self.plan.framework
+        smoke = self.smoke
+        if smoke is None:
+            said = "not verified (--no-verify)"
+        elif smoke.get("verdict") == "pass":
+            said = "smoke passed" + ("" if smoke.get("accelerator") else " (CPU only)")
+        elif smoke.get("verdict") == "skipped":
+            said = f"smoke skipped ({smoke.get('reason')})"
+        elif smoke.get("verdict") == "no-accelerator":
+            said = "smoke found no accelerator (it ran on the CPU)"
+        else:
+            said = "smoke FAILED"
+        return f"Ready: {what} in {self.install.location} — {said}"
+
 
 def run_setup(plan: Plan, backend: Backend, progress: Progress, *, dry_run: bool = False,
               lock_only: bool = False, verify: bool = True) -> SetupResult:

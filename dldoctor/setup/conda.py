@@ -25,6 +25,7 @@ from dldoctor.setup.conda_solve import (
     read_lock,
 )
 from dldoctor.setup.conda_spec import SPEC_NAME, read_spec, render_spec
+from dldoctor.setup.installed import from_conda_prefix
 from dldoctor.setup.plan import Plan
 
 _SMOKE_FRAMEWORK = {"pytorch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
@@ -116,11 +117,12 @@ class CondaBackend:
         outcome = install_from_lock(platform_packages(lockfile, platform), plan.prefix, platform=platform,
                                     cache=self.cache, download_bytes=download_size(lockfile, platform),
                                     progress=progress)
+        found = from_conda_prefix(outcome.prefix, plan.framework)
         return InstallResult(
             location=str(outcome.prefix), python=str(outcome.prefix / "bin" / "python"), changed=outcome.changed,
             activate=self.activate_line(outcome.prefix),
             details={"platform": platform, "packages": outcome.packages, "downloaded": outcome.downloaded,
-                     "seconds": round(outcome.seconds, 3)},
+                     "seconds": round(outcome.seconds, 3), "framework": found.to_json() if found else None},
         )
 
     def activate_line(self, prefix: Path) -> str:

@@ -22,6 +22,9 @@ from dldoctor.variants.choice import variant_kind
 
 FRAMEWORKS = {"pytorch": "pytorch", "torch": "pytorch", "tensorflow": "tensorflow", "tf": "tensorflow", "jax": "jax"}
 BACKENDS = ("conda", "venv", "docker")
+#: What each framework expects to find beside it, in every backend (torch warns "Failed to initialize NumPy"
+#: on every import without numpy; TensorFlow and JAX need it too). Same names on PyPI and conda-forge.
+COMPANIONS = {"pytorch": ("numpy",), "tensorflow": ("numpy",), "jax": ("numpy",)}
 _VARIANT_RE = re.compile(r"^(auto|cpu|cuda(\d+)(\.\d+)?|rocm(\d+(?:\.\d+)*))$")
 
 
@@ -71,6 +74,13 @@ class Plan:
     options: dict[str, Any] = field(default_factory=dict)
     #: The CUDA an image must require of its host (NVIDIA_REQUIRE_CUDA); never more than the planned host's driver has.
     require_cuda: str | None = None
+    #: The target machine's Linux kernel as X.Y[.Z] (the snapshot's; conda's `__linux`), None when unknown.
+    kernel: str | None = None
+
+    @property
+    def release(self) -> str | None:
+        """The release every backend pins: the requested or chosen one, else the newest dldoctor knows."""
+        return self.version or variants.newest(self.framework)
 
     @property
     def kind(self) -> str:
@@ -95,7 +105,8 @@ class Plan:
             "index_url": self.index_url, "prefix": str(self.prefix), "out_dir": str(self.out_dir),
             "cuda_driver_version": self.cuda_driver_version, "capabilities": list(self.capabilities),
             "gfx_targets": list(self.gfx_targets), "reasons": [{"choice": c, "why": w} for c, w in self.reasons],
-            "forced": self.forced, "require_cuda": self.require_cuda,
+            "forced": self.forced, "require_cuda": self.require_cuda, "release": self.release,
+            "kernel": self.kernel,
         }
 
 
@@ -133,6 +144,14 @@ def default_platform(facts: Facts) -> str:
         return "win-64"
     return {"x86_64": "linux-64", "amd64": "linux-64", "aarch64": "linux-aarch64", "arm64": "linux-aarch64",
             "ppc64le": "linux-ppc64le"}.get(arch, f"linux-{arch}")
+
+
+def kernel_version(text: str | None) -> str | None:
+    """A kernel release as conda's `__linux` wants it: "6.8.0-1015-aws" -> "6.8.0", "5.15" -> "5.15"."""
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", (text or "").strip())
+    if match is None:
+        return None
+    return ".".join(g for g in match.groups() if g is not None)
 
 
 def default_prefix(framework: str, backend: str) -> Path:
@@ -193,6 +212,8 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
         out_dir=request.out_dir, cuda_driver_version=target.cuda_driver, capabilities=target.capabilities,
         gfx_targets=target.gfx, glibc=target.glibc, reasons=tuple(reasons), forced=request.force,
         update=request.update, options=dict(request.options), require_cuda=require_cuda,
+        kernel=kernel_version(facts.raw.get("host", {}).get("kernel") if isinstance(facts.raw.get("host"), dict)
+                              else None),
     )
 
 

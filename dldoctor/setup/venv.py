@@ -36,6 +36,7 @@ from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired
 from dldoctor.output import is_stamped, stamped, write_owned
 from dldoctor.runner import CommandResult, Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
+from dldoctor.setup.installed import from_venv
 from dldoctor.setup.plan import Plan
 from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
 from dldoctor.setup.wheels import (
@@ -147,7 +148,7 @@ class VenvBackend:
         if warning:
             progress(f"warning: {warning} (kept: --force)")
         header = {
-            "framework": f"{plan.framework} {plan.version or 'newest'}, variant {plan.variant}",
+            "framework": f"{plan.framework} {plan.release or 'newest'}, variant {plan.variant}",
             "python": plan.python, "platform": f"{target.name} ({target.uv})", "input-hash": wanted,
             "resolved-by": tool[2], "packages": str(len(packages)),
         }
@@ -213,7 +214,7 @@ class VenvBackend:
                     and os.access(python_in, os.X_OK):
                 progress(f"install: {prefix} already holds this lock")
                 return InstallResult(location=str(prefix), python=python_in, changed=False, activate=activate,
-                                     details={"installer": None})
+                                     details={"installer": None, "framework": _found(prefix, plan)})
             if prefix.exists() and not (prefix / "pyvenv.cfg").is_file() and any(prefix.iterdir()):
                 raise OutputError(f"{prefix} exists and is not a virtual environment: refusing to replace it "
                                   "(choose another --prefix)")
@@ -234,7 +235,7 @@ class VenvBackend:
                 raise
         progress(f"install: {prefix} is ready")
         return InstallResult(location=str(prefix), python=python_in, changed=True, activate=activate,
-                             details={"installer": tool[2]})
+                             details={"installer": tool[2], "framework": _found(prefix, plan)})
 
     def _make_venv(self, base_python: str, staging: Path, prompt: str, need_pip: bool) -> None:
         # --prompt: the shell prompt names the final folder, not the staging one.
@@ -329,6 +330,11 @@ class VenvBackend:
         if done.timed_out:
             raise TimeoutExpired(f"{what} ran past {timeout_s:.0f}s: {' '.join(argv[:4])} ...")
         return done
+
+
+def _found(prefix: Path, plan: Plan) -> dict[str, str | None] | None:
+    found = from_venv(prefix, plan.framework)
+    return found.to_json() if found else None
 
 
 def _lock_error(plan: Plan, target: TargetPlatform, done: CommandResult) -> Exception:
