@@ -410,3 +410,18 @@ def test_prefix_that_is_not_a_venv_is_not_replaced(tmp_path: Path, fake_index: F
     with pytest.raises(OutputError, match="not a virtual environment"):
         backend.install(plan, lock, lambda _l: None)
     assert (plan.prefix / "thesis.tex").read_text() == "precious"
+
+
+def test_uv_is_a_regular_dependency_and_pip_the_fallback(tmp_path: Path) -> None:
+    import tomllib
+
+    deps = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(re.match(r"uv\b", d) for d in deps), deps
+    assert VenvBackend(installer="auto")._tool()[0] == "uv"  # installed with dldoctor, so found
+    # a uv that does not start (a broken install on PATH): pip takes over
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").write_text("#!/bin/sh\necho 'uv: cannot execute' >&2\nexit 126\n")
+    (bin_dir / "uv").chmod(0o755)
+    runner = Runner(env={**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
+    assert VenvBackend(runner=runner, installer="auto")._tool()[0] == "pip"
