@@ -333,7 +333,8 @@ def _render_plan(plan: Any) -> None:
 @app.command()
 def setup(
     framework: Annotated[str, typer.Argument(help="pytorch, tensorflow or jax, optionally ==VERSION (pytorch==2.5).")],
-    backend: Annotated[str, typer.Option(help="conda (default), venv or docker.")] = "conda",
+    backend: Annotated[OptStr, typer.Option(
+        help="conda, venv or docker (default: conda when its channel answers, else venv when an index does).")] = None,
     variant: Annotated[str, typer.Option(help="auto, cpu, cudaX.Y (cuda12.6) or rocmX.Y.")] = "auto",
     python_version: Annotated[OptStr, typer.Option("--python", help="Python version for the environment (3.11).")] = None,
     platform: Annotated[
@@ -375,8 +376,8 @@ def setup(
     """Build a locked environment that fits this machine and prove it with the smoke test."""
     from dldoctor.rules.facts import Facts
     from dldoctor.setup.backend import run_setup
-    from dldoctor.setup.backends import get_backend
-    from dldoctor.setup.plan import SetupRequest, make_plan
+    from dldoctor.setup.backends import get_backend, plan_with_usable_backend
+    from dldoctor.setup.plan import SetupRequest
 
     if snapshot_file is not None:
         from dldoctor.snapshot import load_snapshot
@@ -387,13 +388,13 @@ def setup(
     options = {"tag": tag, "base_image": base_image, "docker_platform": docker_platform,
                "dockerfile_only": dockerfile_only}
     request = SetupRequest(
-        framework=framework, backend=backend, variant=variant, python=python_version,
+        framework=framework, backend=backend or "auto", variant=variant, python=python_version,
         platforms=tuple(platform or ()), channel=channel, index_url=index_url,
         extra_index_urls=tuple(extra_index_url or ()), find_links=tuple(find_links or ()), prefix=prefix,
         out_dir=out, cuda=cuda, force=force, update=update,
         options={k: v for k, v in options.items() if v not in (None, False)},
     )
-    plan = make_plan(Facts(doc), request)
+    plan = plan_with_usable_backend(Facts(doc), request)
     if not json_out:
         _render_plan(plan)
     if dry_run:

@@ -64,9 +64,7 @@ class CondaBackend:
             self._previous_spec[path] = old
             if old != text:
                 write_atomic(path, text, make_parents=True)  # mkstemp beside it, a link at the path refused
-                progress(f"wrote {path}")
-            else:
-                progress(f"{path} is unchanged")
+            # Said once the lock is made (`lock`): a failed lock puts the old file back.
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
         return SpecResult(files=(path,))
@@ -82,6 +80,9 @@ class CondaBackend:
         except BaseException:
             self._restore_spec(spec.files[0])
             raise
+        path = spec.files[0]
+        old = self._previous_spec.pop(path, None)
+        progress(f"spec: {path} is unchanged" if old is not None and old == path.read_text() else f"spec: wrote {path}")
         for platform in outcome.hashes:
             how = "unchanged, not re-solved" if platform in outcome.reused \
                 else f"solved in {outcome.solved.get(platform, 0.0):.2f}s"

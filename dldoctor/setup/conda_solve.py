@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import shutil
 import tempfile
 import time
@@ -168,13 +169,26 @@ def solve(specs: list[PlatformSpec], *, cache_dir: Path, timeout_s: float = SOLV
     except asyncio.TimeoutError as exc:
         raise TimeoutExpired(f"solving the conda environment took longer than {timeout_s:.0f}s") from exc
     except GatewayError as exc:
-        detail = " ".join(str(exc).split())[:300]
-        raise UnavailableError(f"cannot read the conda channel {', '.join(specs[0].channels)}: {detail}") from exc
+        raise UnavailableError(channel_error(specs[0].channels, str(exc))) from exc
     except DldoctorError:
         raise
     except Exception as exc:  # noqa: BLE001  (rattler raises many unrelated types: one clear line instead)
         raise TargetError(f"the conda solve failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}") from exc
     return dict(results), timings
+
+
+#: What to do when a channel cannot be read: the next step, always named.
+CHANNEL_NEXT_STEP = ("give --channel URL (a reachable mirror, or a local channel folder), "
+                     "or use --backend venv (wheels from a package index)")
+
+
+def channel_error(channels: tuple[str, ...], chain: str) -> str:
+    """rattler's "X Caused by: Y Caused by: Z" chain as one line: the channel, the URL's host, the root cause."""
+    parts = [" ".join(p.split()) for p in re.split(r"\s*Caused by:\s*", chain) if p.strip()]
+    root = parts[-1] if parts else "no answer"
+    url = re.search(r"https?://([^/\s)]+)", chain)
+    where = f"{url.group(1)}: " if url else ""
+    return f"cannot read the conda channel {', '.join(channels)} ({where}{root[:200]}): {CHANNEL_NEXT_STEP}"
 
 
 def _solver_message(spec: PlatformSpec, detail: str) -> str:
@@ -186,6 +200,9 @@ def _solver_message(spec: PlatformSpec, detail: str) -> str:
     elif "__cuda" in detail and "__cuda" in names:
         cuda = next(v for n, v, _ in spec.virtual_packages if n == "__cuda")
         hint = f" The target driver supports CUDA {cuda}; choose a --variant it can run."
+    if not hint:
+        hint = (" The channel may not publish this release or build yet: ask for another release "
+                "(pytorch==X.Y), --channel URL, or --backend venv.")
     detail = " ".join(detail.split())
     return f"no {spec.platform} environment satisfies {', '.join(spec.specs)}.{hint} (solver: {detail[:400]})"
 

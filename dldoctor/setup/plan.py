@@ -33,7 +33,7 @@ class SetupRequest:
     """What the person asked for, as given on the command line."""
 
     framework: str  # "pytorch", "pytorch==2.5", "tensorflow", "jax"
-    backend: str = "conda"
+    backend: str = "conda"  # "auto": the one that can work here (setup.backends.plan_with_usable_backend)
     variant: str = "auto"
     python: str | None = None  # "3.11"
     platforms: tuple[str, ...] = ()
