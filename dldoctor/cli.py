@@ -310,14 +310,14 @@ def smoke(
 ) -> int:
     """Prove the framework computes correctly and fast on the accelerator."""
     from dldoctor.smoke.command import smoke_command
-    from dldoctor.smoke.run import SmokeNoAccelerator
 
-    try:
-        result, code = smoke_command(framework, python, prefix, image, device, quick, json_out, allow_cpu, timeout)
-    except SmokeNoAccelerator as exc:
-        _print_smoke(exc.result, json_out)
-        raise
+    result, code = smoke_command(framework, python, prefix, image, device, quick, json_out, allow_cpu, timeout)
     _print_smoke(result, json_out)
+    if code == ExitCode.NO_ACCELERATOR:
+        from dldoctor.errors import NoAcceleratorError
+        from dldoctor.smoke.run import no_accelerator_message
+
+        raise NoAcceleratorError(no_accelerator_message(result))  # the one-line reason, after the result
     return code
 
 
@@ -412,8 +412,7 @@ def setup(
     elif result.install is not None:
         _console().print(result.ready_line(), markup=False)
         _console().print(f"  {result.install.activate}", markup=False)
-    smoke_ok = result.smoke is None or int(result.smoke.get("exit_code", 1)) == 0
-    return int(ExitCode.OK if smoke_ok else ExitCode.FINDINGS)
+    return int(result.exit_code())
 
 
 _GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from dldoctor.errors import ExitCode
 from dldoctor.setup.plan import Plan
 
 #: Called with a line of progress for people (the CLI prints it; tests collect it).
@@ -74,7 +75,24 @@ class SetupResult:
                 "activate": self.install.activate, "details": self.install.details,
             },
             "smoke": self.smoke,
+            "verdict": self.verdict,
         }
+
+    @property
+    def verdict(self) -> str:
+        """"planned" (--dry-run), "locked" (--lock-only), "not-verified" (--no-verify), else the smoke test's:
+        "pass", "fail", "no-accelerator" (the same for every backend), "skipped"."""
+        if self.install is None:
+            return "locked" if self.lock is not None else "planned"
+        if self.smoke is None:
+            return "not-verified"
+        return str(self.smoke.get("verdict") or "fail")
+
+    def exit_code(self) -> ExitCode:
+        """One exit code per verdict, whichever backend built it (no accelerator: 7, as `smoke`)."""
+        if self.verdict == "no-accelerator":
+            return ExitCode.NO_ACCELERATOR
+        return ExitCode.FINDINGS if self.verdict == "fail" else ExitCode.OK
 
     def installed_framework(self) -> str | None:
         """"torch 2.13.0+cpu (cpu)": what the built environment holds (read from it), else what the smoke test saw."""

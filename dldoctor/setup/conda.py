@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dldoctor.errors import NoAcceleratorError, OutputError, TargetError
+from dldoctor.errors import OutputError, TargetError
 from dldoctor.output import write_atomic
 from dldoctor.runner import Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
@@ -133,18 +133,11 @@ class CondaBackend:
         return f"{prefix / 'bin' / 'python'}  (no conda or micromamba here: run the environment's python directly)"
 
     def verify(self, plan: Plan, installed: InstallResult, progress: Progress) -> dict[str, Any]:
-        """Run the smoke test with the new environment's python; a CPU-only result is reported, not raised."""
+        """Run the smoke test with the new environment's python; its verdict (no-accelerator too) is the result's."""
         from dldoctor.smoke.command import smoke_command
 
-        progress(f"smoke test: {installed.python}")
-        try:
-            result, _code = smoke_command(_SMOKE_FRAMEWORK[plan.framework], python=installed.python, quick=True,
-                                          allow_cpu=plan.kind == "cpu", timeout_s=self.smoke_timeout_s,
-                                          runner=self.runner)
-        except NoAcceleratorError as exc:
-            carried = getattr(exc, "result", None)
-            if not isinstance(carried, dict):
-                raise
-            result = carried
-            progress(f"smoke test: no accelerator found ({exc.message})")
+        progress(f"verify: dldoctor smoke --python {installed.python} --quick")
+        result, _code = smoke_command(_SMOKE_FRAMEWORK[plan.framework], python=installed.python, quick=True,
+                                      allow_cpu=plan.kind == "cpu", timeout_s=self.smoke_timeout_s,
+                                      runner=self.runner)
         return result

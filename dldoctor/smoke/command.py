@@ -26,8 +26,9 @@ def smoke_command(
     """Run the smoke test; return the `dldoctor.smoke/1` result and the exit code.
 
     `json_out` does not change the result: the caller prints it as JSON or
-    through `render_smoke`. Raises the DldoctorError subclasses of `run_smoke`
-    (TargetError, TimeoutExpired, NoAcceleratorError, UnavailableError,
+    through `render_smoke`. No accelerator is a verdict of the result
+    ("no-accelerator", exit code 7), not an error. Raises the DldoctorError
+    subclasses of `run_smoke` (TargetError, TimeoutExpired, UnavailableError,
     UsageError) for the entry point to report.
     """
     if timeout_s is not None and not 0 < timeout_s < float("inf"):  # nan, inf and 1e309 too

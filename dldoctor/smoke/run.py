@@ -14,7 +14,6 @@ from typing import Any
 
 from dldoctor.errors import (
     ExitCode,
-    NoAcceleratorError,
     TargetError,
     TimeoutExpired,
     UnavailableError,
@@ -78,11 +77,11 @@ def run_smoke(
 ) -> dict[str, Any]:
     """Run the smoke test in `target` and return the `dldoctor.smoke/1` result.
 
-    Returns when the tests ran (result["exit_code"] says whether they all
-    passed). Raises TargetError when the target cannot run the payload or lacks
-    the framework, TimeoutExpired when the whole run passes its time limit,
-    NoAcceleratorError (carrying `.result`) when only a CPU was found and
-    `options.allow_cpu` is false.
+    Returns when the tests ran: result["verdict"] is "pass", "fail" or
+    "no-accelerator" (only a CPU was found and `options.allow_cpu` is false),
+    and result["exit_code"] the matching code. Raises TargetError when the
+    target cannot run the payload or lacks the framework, TimeoutExpired when
+    the whole run passes its time limit.
     """
     runner = runner or Runner()
     host = host or HostAccelerators.detect()
@@ -102,8 +101,6 @@ def run_smoke(
     payload = _payload_result(target, options, invocation, done, runner)
     result = assemble(payload, target, options, invocation)
     result["duration_s"] = round(time.monotonic() - started, 3)
-    if result["exit_code"] == ExitCode.NO_ACCELERATOR:
-        raise SmokeNoAccelerator(_no_accelerator_message(result), result)
     return result
 
 
@@ -118,14 +115,6 @@ def _answers(runner: Runner, python: str, timeout_s: float) -> None:
     if asked.timed_out:
         raise TimeoutExpired(f"--python {python} did not answer `print(sys.version_info[0])` within "
                              f"{timeout_s:.0f}s: it is not a working Python interpreter")
-
-
-class SmokeNoAccelerator(NoAcceleratorError):
-    """No accelerator, and --allow-cpu not given; `result` holds the CPU run."""
-
-    def __init__(self, message: str, result: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 def _last_progress(stderr: str) -> str | None:
@@ -294,7 +283,7 @@ def assemble(
     }
 
 
-def _no_accelerator_message(result: dict[str, Any]) -> str:
+def no_accelerator_message(result: dict[str, Any]) -> str:
     speed = next((s for d in result["devices"] for s in d.get("speed") or [] if s.get("gflops")), None)
     rate = f", {speed['gflops']:.1f} GFLOP/s fp32" if speed else ""
     return (
