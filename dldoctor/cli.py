@@ -330,6 +330,12 @@ def _render_plan(plan: Any) -> None:
     console.print(f"  files: {plan.out_dir}   environment: {plan.prefix}")
 
 
+def _lock_mode(locked: bool, frozen: bool) -> str:
+    if locked and frozen:
+        raise UsageError("--locked checks the lock against the plan, --frozen skips that check: choose one")
+    return "locked" if locked else "frozen" if frozen else "auto"
+
+
 @app.command()
 def setup(
     framework: Annotated[str, typer.Argument(help="pytorch, tensorflow or jax, optionally ==VERSION (pytorch==2.5).")],
@@ -363,6 +369,8 @@ def setup(
     cuda: Annotated[OptStr, typer.Option("--cuda", help="Build for a driver that supports this CUDA (12.6).")] = None,
     force: Annotated[bool, typer.Option(help="Build a variant even when it cannot work on the target.")] = False,
     update: Annotated[bool, typer.Option(help="Re-solve the lock even when the spec is unchanged.")] = False,
+    locked: Annotated[bool, typer.Option("--locked", help="CI: fail (exit 2) when the lock is stale; never re-solve.")] = False,
+    frozen: Annotated[bool, typer.Option("--frozen", help="CI: install the existing lock exactly; no solve.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and stop.")] = False,
     lock_only: Annotated[bool, typer.Option("--lock-only", help="Write the spec and the lock; install nothing.")] = False,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the smoke test at the end.")] = False,
@@ -391,7 +399,7 @@ def setup(
         framework=framework, backend=backend or "auto", variant=variant, python=python_version,
         platforms=tuple(platform or ()), channel=channel, index_url=index_url,
         extra_index_urls=tuple(extra_index_url or ()), find_links=tuple(find_links or ()), prefix=prefix,
-        out_dir=out, cuda=cuda, force=force, update=update,
+        out_dir=out, cuda=cuda, force=force, update=update, lock_mode=_lock_mode(locked, frozen),
         options={k: v for k, v in options.items() if v not in (None, False)},
     )
     plan = plan_with_usable_backend(Facts(doc), request)

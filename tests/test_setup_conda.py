@@ -453,3 +453,51 @@ def test_channel_builder_writes_real_packages(channel: Path) -> None:
     assert any(b.startswith("cuda126") for b in builds) and any(b.startswith("cpu_") for b in builds)
     assert (channel / "noarch" / "repodata.json").is_file()
     index_channel(channel)  # idempotent
+
+
+# -- --locked and --frozen (CI) --------------------------------------------------------------------
+
+
+def test_locked_passes_on_a_current_lock_and_fails_on_a_stale_one(tmp_path: Path, channel: Path) -> None:
+    plan = make(tmp_path, channel, variant="cpu")
+    b = backend(tmp_path)
+    with pytest.raises(UsageError, match="stale .*there is no lock yet|is missing for the plan"):
+        run_setup(replace(plan, lock_mode="locked"), b, print, lock_only=True)
+    assert not plan.out_dir.exists() or not any(plan.out_dir.iterdir())  # --locked writes nothing
+    run_setup(plan, b, print, lock_only=True)
+    lock = plan.out_dir / "conda-lock.yml"
+    before = lock.read_bytes()
+    current = run_setup(replace(plan, lock_mode="locked"), b, print, lock_only=True).lock
+    assert current is not None and current.reused
+    with pytest.raises(UsageError, match="stale.*--frozen to install it as it is"):
+        run_setup(replace(plan, version="2.6", lock_mode="locked"), b, print, lock_only=True)
+    assert lock.read_bytes() == before and "2.5.*" in (plan.out_dir / "environment.yml").read_text()
+
+
+def test_frozen_installs_the_existing_lock_without_solving(tmp_path: Path, channel: Path) -> None:
+    plan = make(tmp_path, channel, variant="cpu")
+    b = backend(tmp_path)
+    with pytest.raises(UsageError, match="--frozen installs an existing lock"):
+        run_setup(replace(plan, lock_mode="frozen"), b, print, verify=False)
+    run_setup(plan, b, print, lock_only=True)
+    spec = (plan.out_dir / "environment.yml").read_text()
+    # a plan asking for another release installs the lock as it is: no solve (an unreachable channel proves it)
+    frozen = replace(plan, version="2.6", channel="http://127.0.0.1:9/forge", lock_mode="frozen")
+    result = run_setup(frozen, b, print, verify=False)
+    assert result.install is not None and result.install.details["framework"]["version"] == "2.5.1"
+    assert (plan.out_dir / "environment.yml").read_text() == spec  # nothing rewritten
+
+
+def test_locked_cli_exits_2_on_a_stale_lock(tmp_path: Path, channel: Path) -> None:
+    def setup(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "dldoctor", "setup", *args, "--backend", "conda", "--variant", "cpu",
+                               "--channel", str(channel), "--out", str(tmp_path / "out"), "--prefix",
+                               str(tmp_path / "env"), "--lock-only"], capture_output=True, text=True, timeout=120,
+                              cwd=ROOT, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+
+    assert setup("pytorch==2.5").returncode == 0
+    assert setup("pytorch==2.5", "--locked").returncode == 0
+    stale = setup("pytorch==2.6", "--locked")
+    assert stale.returncode == 2 and "stale" in stale.stderr and "Traceback" not in stale.stderr, stale.stderr
+    both = setup("pytorch==2.5", "--locked", "--frozen")
+    assert both.returncode == 2 and "choose one" in both.stderr

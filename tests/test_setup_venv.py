@@ -425,3 +425,29 @@ def test_uv_is_a_regular_dependency_and_pip_the_fallback(tmp_path: Path) -> None
     (bin_dir / "uv").chmod(0o755)
     runner = Runner(env={**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
     assert VenvBackend(runner=runner, installer="auto")._tool()[0] == "pip"
+
+
+@needs_cp311
+def test_locked_and_frozen(tmp_path: Path, fake_index: FakeIndex) -> None:
+    from dldoctor.setup.backend import run_setup as run
+
+    backend = _backend(tmp_path, fake_index, "uv" if _has_uv() else "pip")
+    plan = _plan(tmp_path, "cpu")
+    with pytest.raises(UsageError, match="stale .*there is no lock yet"):
+        run(replace(plan, lock_mode="locked"), backend, lambda _l: None, lock_only=True)
+    with pytest.raises(UsageError, match="--frozen installs an existing lock"):
+        run(replace(plan, lock_mode="frozen"), backend, lambda _l: None, lock_only=True)
+    assert not (tmp_path / "out").exists()  # neither writes anything
+    run(plan, backend, lambda _l: None, lock_only=True)
+    lock = tmp_path / "out" / "requirements.lock"
+    before = lock.read_bytes()
+    current = run(replace(plan, lock_mode="locked"), backend, lambda _l: None, lock_only=True).lock
+    assert current is not None and current.reused
+    stale = replace(plan, variant="cuda12.6", cuda_driver_version="12.8", lock_mode="locked")
+    with pytest.raises(UsageError, match="stale"):
+        run(stale, backend, lambda _l: None, lock_only=True)
+    # --frozen installs the lock as it is, whatever the plan now says; no resolver runs (no index reachable)
+    frozen = replace(stale, lock_mode="frozen", index_url="http://127.0.0.1:9/simple")
+    result = run(frozen, backend, lambda _l: None, verify=False)
+    assert lock.read_bytes() == before
+    assert result.install is not None and result.install.details["framework"]["version"] == "2.7.1+cpu"

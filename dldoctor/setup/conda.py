@@ -17,6 +17,7 @@ from dldoctor.runner import Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
 from dldoctor.setup.conda_install import cache_root, install_from_lock
 from dldoctor.setup.conda_solve import (
+    LOCK_NAME,
     SOLVE_TIMEOUT_S,
     check_integrity,
     download_size,
@@ -26,7 +27,7 @@ from dldoctor.setup.conda_solve import (
 )
 from dldoctor.setup.conda_spec import SPEC_NAME, read_spec, render_spec
 from dldoctor.setup.installed import from_conda_prefix
-from dldoctor.setup.plan import Plan
+from dldoctor.setup.plan import Plan, missing_lock, stale_lock
 
 _SMOKE_FRAMEWORK = {"pytorch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
 
@@ -59,6 +60,17 @@ class CondaBackend:
         """Write `environment.yml` (unchanged files are left alone, so their mtime means something)."""
         text = render_spec(plan)
         path = plan.out_dir / SPEC_NAME
+        if plan.lock_mode == "frozen":
+            return SpecResult(files=(path,))  # the lock alone is installed; nothing is written
+        if plan.lock_mode == "locked":
+            try:
+                current = path.read_text() if path.is_file() else None
+            except OSError as exc:
+                raise OutputError(f"cannot read {path}: {exc.strerror}") from exc
+            if current != text:
+                raise stale_lock(plan.out_dir / LOCK_NAME, f"{path} {'differs from' if current else 'is missing for'} "
+                                                           "the plan")
+            return SpecResult(files=(path,))
         try:
             old = path.read_text() if path.is_file() else None
             self._previous_spec[path] = old
@@ -71,12 +83,14 @@ class CondaBackend:
 
     def lock(self, plan: Plan, spec: SpecResult, progress: Progress) -> LockResult:
         """Solve the spec for every platform into conda-lock.yml, reusing platforms whose input is unchanged."""
+        if plan.lock_mode == "frozen":
+            return self._frozen(plan)
         try:
             specs = read_spec(spec.files[0], plan)
             for s in specs:
                 progress(f"{s.platform}: target machine {s.virtual_packages_text()}")
             outcome = lock_platforms(specs, plan.out_dir, update=plan.update, cache_dir=self.cache,
-                                     timeout_s=self.solve_timeout_s)
+                                     timeout_s=self.solve_timeout_s, locked=plan.lock_mode == "locked")
         except BaseException:
             self._restore_spec(spec.files[0])
             raise
@@ -94,6 +108,17 @@ class CondaBackend:
                                        "reused": p in outcome.reused, "content_hash": outcome.hashes[p],
                                        "solve_s": round(outcome.solved.get(p, 0.0), 3)} for p in outcome.hashes}},
         )
+
+    def _frozen(self, plan: Plan) -> LockResult:
+        """--frozen: the existing lock, read and checked, never re-solved."""
+        path = plan.out_dir / LOCK_NAME
+        if not path.is_file():
+            raise missing_lock(path)
+        lockfile = read_lock(path)
+        counts = {p: len(platform_packages(lockfile, p)) for p in lockfile.metadata.platforms}
+        return LockResult(path=path, input_hash="", reused=True, packages=sum(counts.values()),
+                          details={"platforms": {p: {"packages": n, "reused": True} for p, n in counts.items()},
+                                   "frozen": True})
 
     def _restore_spec(self, path: Path) -> None:
         if path not in self._previous_spec:

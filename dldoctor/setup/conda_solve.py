@@ -103,8 +103,9 @@ def download_size(lock: Lockfile, platform: str) -> int | None:
 
 
 def lock_platforms(specs: list[PlatformSpec], out_dir: Path, *, update: bool, cache_dir: Path,
-                   timeout_s: float = SOLVE_TIMEOUT_S) -> LockOutcome:
-    """Write `out_dir/conda-lock.yml` for `specs`, re-solving only the platforms whose input changed."""
+                   timeout_s: float = SOLVE_TIMEOUT_S, locked: bool = False) -> LockOutcome:
+    """Write `out_dir/conda-lock.yml` for `specs`, re-solving only the platforms whose input changed
+    (`locked`: refuse to, naming what is stale)."""
     path = out_dir / LOCK_NAME
     hashes = {s.platform: s.input_hash() for s in specs}
     previous: Lockfile | None = None
@@ -118,6 +119,12 @@ def lock_platforms(specs: list[PlatformSpec], out_dir: Path, *, update: bool, ca
                 check_integrity(previous, path, spec.platform)
                 keep.append(spec.platform)
     todo = [s for s in specs if s.platform not in keep]
+    if locked and (todo or previous is None or set(previous.metadata.platforms) != set(hashes)):
+        from dldoctor.setup.plan import stale_lock
+
+        why = "there is no lock yet" if previous is None else \
+            f"the input of {', '.join(s.platform for s in todo) or 'its platforms'} changed"
+        raise stale_lock(path, why)
     if not todo and previous is not None and set(previous.metadata.platforms) == set(hashes):
         return LockOutcome(path, hashes, tuple(keep), {}, _counts(previous, list(hashes)), _sizes(previous, list(hashes)))
     solved, timings = solve(todo, cache_dir=cache_dir, timeout_s=timeout_s)

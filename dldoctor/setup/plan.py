@@ -22,6 +22,7 @@ from dldoctor.variants.choice import variant_kind
 
 FRAMEWORKS = {"pytorch": "pytorch", "torch": "pytorch", "tensorflow": "tensorflow", "tf": "tensorflow", "jax": "jax"}
 BACKENDS = ("conda", "venv", "docker")
+LOCK_MODES = ("auto", "locked", "frozen")
 #: What each framework expects to find beside it, in every backend (torch warns "Failed to initialize NumPy"
 #: on every import without numpy; TensorFlow and JAX need it too). Same names on PyPI and conda-forge.
 COMPANIONS = {"pytorch": ("numpy",), "tensorflow": ("numpy",), "jax": ("numpy",)}
@@ -46,6 +47,9 @@ class SetupRequest:
     cuda: str | None = None  # lock for a machine whose driver supports this CUDA
     force: bool = False
     update: bool = False
+    #: "auto" (re-solve when the input changed), "locked" (fail when the lock is stale), "frozen" (install the
+    #: existing lock as it is, no solve), as uv and pixi name them.
+    lock_mode: str = "auto"
     #: Backend-specific options (docker: tag, base_image, docker_platform, dockerfile_only).
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -76,6 +80,7 @@ class Plan:
     require_cuda: str | None = None
     #: The target machine's Linux kernel as X.Y[.Z] (the snapshot's; conda's `__linux`), None when unknown.
     kernel: str | None = None
+    lock_mode: str = "auto"  # see SetupRequest.lock_mode
 
     @property
     def release(self) -> str | None:
@@ -159,6 +164,16 @@ def default_prefix(framework: str, backend: str) -> Path:
     return Path(data) / "dldoctor" / "envs" / f"{framework}-{backend}"
 
 
+def stale_lock(path: Path, why: str) -> UsageError:
+    """The error of `--locked` when the lock no longer answers the plan."""
+    return UsageError(f"{path} is stale ({why}) and --locked forbids re-solving it: run without --locked to update "
+                      "the lock (then commit it), or --frozen to install it as it is")
+
+
+def missing_lock(path: Path) -> UsageError:
+    return UsageError(f"--frozen installs an existing lock, and there is no {path}: run once without --frozen to make it")
+
+
 def with_reason(plan: Plan, choice: str, why: str) -> Plan:
     return replace(plan, reasons=(*plan.reasons, (choice, why)))
 
@@ -181,6 +196,10 @@ def _choose(target: variants.Target, framework: str, version: str | None, reques
 
 def make_plan(facts: Facts, request: SetupRequest) -> Plan:
     """Choose everything the setup needs and say why; refuse what cannot work unless forced."""
+    if request.lock_mode not in LOCK_MODES:
+        raise UsageError(f"lock mode {request.lock_mode!r}: choose {', '.join(LOCK_MODES)}")
+    if request.lock_mode != "auto" and request.update:
+        raise UsageError(f"--{request.lock_mode} keeps the lock as it is; --update re-solves it: choose one")
     framework, version = parse_framework(request.framework)
     if request.backend not in BACKENDS:
         raise UsageError(f"--backend {request.backend!r}: choose {', '.join(BACKENDS)}")
@@ -211,7 +230,7 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
         extra_index_urls=request.extra_index_urls, find_links=request.find_links, prefix=prefix,
         out_dir=request.out_dir, cuda_driver_version=target.cuda_driver, capabilities=target.capabilities,
         gfx_targets=target.gfx, glibc=target.glibc, reasons=tuple(reasons), forced=request.force,
-        update=request.update, options=dict(request.options), require_cuda=require_cuda,
+        update=request.update, options=dict(request.options), require_cuda=require_cuda, lock_mode=request.lock_mode,
         kernel=kernel_version(facts.raw.get("host", {}).get("kernel") if isinstance(facts.raw.get("host"), dict)
                               else None),
     )

@@ -37,7 +37,7 @@ from dldoctor.output import is_stamped, stamped, write_owned
 from dldoctor.runner import CommandResult, Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
 from dldoctor.setup.installed import from_venv
-from dldoctor.setup.plan import Plan
+from dldoctor.setup.plan import Plan, missing_lock, stale_lock
 from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
 from dldoctor.setup.wheels import (
     LOCK_NAME,
@@ -98,6 +98,8 @@ class VenvBackend:
     def write_spec(self, plan: Plan, progress: Progress) -> SpecResult:
         """requirements.in: the requirement and the sources, readable, written whole."""
         path = plan.out_dir / SPEC_NAME
+        if plan.lock_mode != "auto":
+            return SpecResult(files=(path,))  # --locked / --frozen: the lock decides, nothing is written
         text = stamped(render_spec(plan, requirement_lines(plan), plan_sources(plan, self.torch_index)))
         # Never over a file edited by hand (its stamp no longer matches) nor through a link.
         write_owned(path, text, ours=is_stamped, make_parents=True)
@@ -123,6 +125,21 @@ class VenvBackend:
         target = target_platform(plan)
         wanted = input_hash(plan, requirements, sources, target)
         path = plan.out_dir / LOCK_NAME
+        if plan.lock_mode == "frozen":
+            if not path.is_file():
+                raise missing_lock(path)
+            text = path.read_text(encoding="utf-8")
+            packages = parse_requirements_lock(text)
+            progress(f"lock: {path} as it is ({len(packages)} packages, --frozen)")
+            return LockResult(path=path, input_hash=read_lock_header(text).get("input-hash", ""), reused=True,
+                              packages=len(packages), details={"frozen": True, "platform": target.name})
+        if plan.lock_mode == "locked":
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            if not text:
+                raise stale_lock(path, "there is no lock yet")
+            if read_lock_header(text).get("input-hash") != wanted:
+                raise stale_lock(path, "the plan's requirements, sources, Python or platform changed since it was "
+                                       "solved")
         if path.is_file() and not plan.update:
             text = path.read_text(encoding="utf-8")
             header = read_lock_header(text)
