@@ -309,9 +309,15 @@ def smoke(
     ] = None,
 ) -> int:
     """Prove the framework computes correctly and fast on the accelerator."""
+    from dldoctor.setup.progress import LiveProgress
     from dldoctor.smoke.command import smoke_command
 
-    result, code = smoke_command(framework, python, prefix, image, device, quick, json_out, allow_cpu, timeout)
+    live = LiveProgress(_console(stderr=True), quiet=STATE.quiet)
+    try:
+        result, code = smoke_command(framework, python, prefix, image, device, quick, json_out, allow_cpu, timeout,
+                                     progress=live)
+    finally:
+        live.close()
     _print_smoke(result, json_out)
     if code == ExitCode.NO_ACCELERATOR:
         from dldoctor.errors import NoAcceleratorError
@@ -411,8 +417,14 @@ def setup(
 
             sys.stdout.write(to_json({"schema": "dldoctor.setup/1", "plan": plan.to_json()}))
         return int(ExitCode.OK)
-    result = run_setup(plan, get_backend(plan.backend), _say, lock_only=lock_only,
-                       verify=not (no_verify or dockerfile_only))
+    from dldoctor.setup.progress import LiveProgress
+
+    live = LiveProgress(_console(stderr=True), quiet=STATE.quiet)
+    try:
+        result = run_setup(plan, get_backend(plan.backend), live, lock_only=lock_only,
+                           verify=not (no_verify or dockerfile_only))
+    finally:
+        live.close()
     if json_out:
         from dldoctor.output import to_json
 

@@ -269,7 +269,7 @@ def test_install_reinstall_and_update(tmp_path: Path, channel: Path) -> None:
     seen, say = lines()
     first = run_setup(plan, b, say, verify=False).install
     assert first is not None and first.changed
-    assert any(line.startswith("linking pytorch") for line in seen)
+    assert any(line.startswith("install: linking pytorch") for line in seen)
     assert any("downloaded pytorch 2.5.1" in line and "sha256 verified" in line for line in seen)
     assert (plan.prefix / "conda-meta" / "pytorch-2.5.1-cuda126_py311_h1_300.json").is_file()
     assert (plan.prefix / "lib" / "libtorch-payload.so").stat().st_size == 64 * 1024
@@ -332,7 +332,7 @@ def test_install_killed_midway_keeps_the_old_prefix(tmp_path: Path, channel: Pat
         lock = read_lock(Path({str(plan.out_dir / "conda-lock.yml")!r}))
         def slow(line):
             print(line, flush=True)
-            if line.startswith("linking"):
+            if line.startswith("install: linking"):
                 time.sleep(30)  # the parent kills us here, in the middle of linking
         install_from_lock([p for p in lock.package if p.platform == "linux-64"], Path({str(plan.prefix)!r}),
                           platform="linux-64", cache=Path({str(tmp_path / "cache")!r}), download_bytes=None,
@@ -343,7 +343,7 @@ def test_install_killed_midway_keeps_the_old_prefix(tmp_path: Path, channel: Pat
     try:
         deadline = time.monotonic() + 60
         for line in proc.stdout:
-            if line.startswith("linking") or time.monotonic() > deadline:
+            if line.startswith("install: linking") or time.monotonic() > deadline:
                 break
         os.kill(proc.pid, signal.SIGKILL)
     finally:

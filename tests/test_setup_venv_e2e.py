@@ -32,6 +32,13 @@ def _setup(prefix: Path, out: Path, *extra: str) -> tuple[int, dict[str, object]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=900)
     took = time.monotonic() - started
     assert done.stdout.strip(), f"no JSON on stdout; stderr: {done.stderr[-2000:]}"
+    # piped: nothing on stderr but one line per step (the shared vocabulary), warnings and errors
+    from dldoctor.setup.progress import step_of
+
+    assert all(step_of(ln) or ln.startswith(("warning:", "dldoctor: error:")) for ln in done.stderr.splitlines()), \
+        done.stderr
+    if "--no-verify" not in extra:
+        assert "verify: smoke passed" in done.stderr, done.stderr  # the verify step says its result
     return done.returncode, json.loads(done.stdout), took
 
 

@@ -105,21 +105,26 @@ class SetupResult:
             return f"{self.smoke.get('framework')} {self.smoke['framework_version']}"
         return None
 
+    def verify_line(self) -> str:
+        """What the smoke test said, in a few words."""
+        smoke = self.smoke
+        if smoke is None:
+            return "not verified (--no-verify)"
+        verdict = smoke.get("verdict")
+        if verdict == "pass":
+            return "smoke passed" + ("" if smoke.get("accelerator") else " (CPU only)")
+        if verdict == "skipped":
+            return f"smoke skipped ({smoke.get('reason')})"
+        if verdict == "no-accelerator":
+            return "smoke found no accelerator (it ran on the CPU)"
+        failed = [f["message"] for f in smoke.get("findings") or [] if f.get("severity") == "error"]
+        return "smoke FAILED" + (f": {failed[0]}" if failed else "")
+
     def ready_line(self) -> str:
         """The last line of a setup: what was installed, where, and what the smoke test said."""
         assert self.install is not None
         what = self.installed_framework() or self.plan.framework
-        smoke = self.smoke
-        if smoke is None:
-            said = "not verified (--no-verify)"
-        elif smoke.get("verdict") == "pass":
-            said = "smoke passed" + ("" if smoke.get("accelerator") else " (CPU only)")
-        elif smoke.get("verdict") == "skipped":
-            said = f"smoke skipped ({smoke.get('reason')})"
-        elif smoke.get("verdict") == "no-accelerator":
-            said = "smoke found no accelerator (it ran on the CPU)"
-        else:
-            said = "smoke FAILED"
+        said = self.verify_line()
         return f"Ready: {what} in {self.install.location} — {said}"
 
 
@@ -136,4 +141,5 @@ def run_setup(plan: Plan, backend: Backend, progress: Progress, *, dry_run: bool
     result.install = backend.install(plan, result.lock, progress)
     if verify:
         result.smoke = backend.verify(plan, result.install, progress)
+        progress(f"verify: {result.verify_line()}")
     return result

@@ -88,7 +88,7 @@ class CondaBackend:
         try:
             specs = read_spec(spec.files[0], plan)
             for s in specs:
-                progress(f"{s.platform}: target machine {s.virtual_packages_text()}")
+                progress(f"solve: {s.platform} for the target machine {s.virtual_packages_text()}")
             outcome = lock_platforms(specs, plan.out_dir, update=plan.update, cache_dir=self.cache,
                                      timeout_s=self.solve_timeout_s, locked=plan.lock_mode == "locked")
         except BaseException:
@@ -100,7 +100,7 @@ class CondaBackend:
         for platform in outcome.hashes:
             how = "unchanged, not re-solved" if platform in outcome.reused \
                 else f"solved in {outcome.solved.get(platform, 0.0):.2f}s"
-            progress(f"{platform}: {outcome.packages[platform]} packages ({how})")
+            progress(f"lock: {platform}: {outcome.packages[platform]} packages ({how})")
         return LockResult(
             path=outcome.path, input_hash=outcome.input_hash, reused=len(outcome.reused) == len(outcome.hashes),
             packages=sum(outcome.packages.values()),
@@ -164,5 +164,5 @@ class CondaBackend:
         progress(f"verify: dldoctor smoke --python {installed.python} --quick")
         result, _code = smoke_command(_SMOKE_FRAMEWORK[plan.framework], python=installed.python, quick=True,
                                       allow_cpu=plan.kind == "cpu", timeout_s=self.smoke_timeout_s,
-                                      runner=self.runner)
+                                      runner=self.runner, progress=progress)
         return result

@@ -131,5 +131,5 @@ class DockerBackend:
                 client.close()
         progress(f"verify: smoke test in {installed.location}")
         result, _code = smoke_command(SMOKE_FRAMEWORKS.get(plan.framework, "auto"), image=installed.location,
-                                      quick=True, allow_cpu=plan.kind == "cpu")
+                                      quick=True, allow_cpu=plan.kind == "cpu", progress=progress)
         return result

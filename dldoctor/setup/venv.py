@@ -34,10 +34,11 @@ from typing import Any
 
 from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError, UsageError
 from dldoctor.output import is_stamped, stamped, write_owned
-from dldoctor.runner import CommandResult, Runner
+from dldoctor.runner import CommandResult, LineCallback, Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
 from dldoctor.setup.installed import from_venv
 from dldoctor.setup.plan import Plan, missing_lock, stale_lock
+from dldoctor.setup.progress import report_count
 from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
 from dldoctor.setup.wheels import (
     LOCK_NAME,
@@ -149,7 +150,7 @@ class VenvBackend:
                 return LockResult(path=path, input_hash=wanted, reused=True, packages=len(packages),
                                   details={"resolver": header.get("resolved-by"), "platform": target.name})
         tool = self._tool()
-        progress(f"lock: resolving {' '.join(requirements)} for Python {plan.python} on {target.uv} with {tool[0]} "
+        progress(f"solve: resolving {' '.join(requirements)} for Python {plan.python} on {target.uv} with {tool[0]} "
                  f"({sources.describe()})")
         with tempfile.TemporaryDirectory(prefix="dldoctor-lock-") as work:
             req_in = Path(work) / SPEC_NAME
@@ -243,7 +244,7 @@ class VenvBackend:
                 progress(f"install: creating a Python {plan.python} venv at {staging}")
                 self._make_venv(base_python, staging, prefix.name, need_pip=tool[0] == "pip")
                 progress(f"install: {lock.packages} packages with {tool[0]} (hashes required)")
-                self._install_lock(tool, staging, lock.path)
+                self._install_lock(tool, staging, lock.path, _InstallWatcher(progress, lock.packages))
                 _relocate_scripts(staging, prefix)
                 (staging / MARKER).write_text(lock_digest + "\n")
                 swap_into(staging, prefix)
@@ -265,15 +266,16 @@ class VenvBackend:
         if not done.ok:
             raise TargetError(f"cannot create a virtual environment with {base_python}: {done.describe_failure()}")
 
-    def _install_lock(self, tool: tuple[str, list[str], str], staging: Path, lock_path: Path) -> None:
+    def _install_lock(self, tool: tuple[str, list[str], str], staging: Path, lock_path: Path,
+                      watcher: _InstallWatcher | None = None) -> None:
         venv_python = str(staging / "bin" / "python")
         if tool[0] == "uv":
             argv = [*tool[1], "pip", "install", "--python", venv_python, "--require-hashes", "--no-deps", "--no-config",
-                    "--only-binary", ":all:", "--index-strategy", "unsafe-best-match", "--quiet", "-r", str(lock_path)]
+                    "--only-binary", ":all:", "--index-strategy", "unsafe-best-match", "-r", str(lock_path)]
         else:
             argv = [venv_python, "-m", "pip", "install", "--require-hashes", "--no-deps", "--only-binary=:all:",
-                    "--no-input", "--disable-pip-version-check", "--quiet", "-r", str(lock_path)]
-        done = self._run(argv, self.install_timeout_s, "installing")
+                    "--no-input", "--disable-pip-version-check", "--progress-bar", "off", "-r", str(lock_path)]
+        done = self._run(argv, self.install_timeout_s, "installing", on_line=watcher)
         if done.ok:
             return
         text = (done.stderr + done.stdout).lower()
@@ -307,7 +309,8 @@ class VenvBackend:
 
         framework = {"pytorch": "torch"}.get(plan.framework, plan.framework)
         progress(f"verify: dldoctor smoke --framework {framework} --python {installed.python} --quick")
-        result, _code = smoke_command(framework, python=installed.python, quick=True, allow_cpu=plan.kind == "cpu")
+        result, _code = smoke_command(framework, python=installed.python, quick=True, allow_cpu=plan.kind == "cpu",
+                                      progress=progress)
         return result
 
     # ---- tools --------------------------------------------------------------------------------------------
@@ -335,13 +338,55 @@ class VenvBackend:
             raise UnavailableError(f"neither uv nor pip is usable here: {done.describe_failure()}")
         return "pip", [sys.executable, "-m", "pip"], " ".join(done.stdout.split()[:2])
 
-    def _run(self, argv: Sequence[str], timeout_s: float, what: str) -> CommandResult:
+    def _run(self, argv: Sequence[str], timeout_s: float, what: str,
+             on_line: LineCallback | None = None) -> CommandResult:
         env = {k: v for k, v in self.runner.env.items() if k not in _SOURCE_ENV}
         env["PIP_CONFIG_FILE"] = os.devnull  # pip reads no config file: the lock names every source
-        done = Runner(env=env).run(argv, timeout_s=timeout_s)
+        done = Runner(env=env).run(argv, timeout_s=timeout_s, on_line=on_line)
         if done.timed_out:
             raise TimeoutExpired(f"{what} ran past {timeout_s:.0f}s: {' '.join(argv[:4])} ...")
         return done
+
+
+class _InstallWatcher:
+    """uv's or pip's output, line by line, as download and install counts (what they report without a terminal:
+    uv its "Prepared N packages" / "Installed N packages" / " + name==version" lines, pip "Collecting",
+    "Processing", "Downloading X (12.3 MB)" and "Installing collected packages")."""
+
+    _SUMMARY = re.compile(r"^(Prepared|Installed|Resolved|Audited) (\d+) packages? in (\S+)")
+    _PIP_FETCH = re.compile(r"^(?:Collecting|Processing) (\S+)")
+    _PIP_SIZE = re.compile(r"^\s*Downloading (\S+) \(([^)]+)\)")
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress, self.total = progress, total
+        self.fetched = 0
+        self.installed = 0
+
+    def __call__(self, _stream: str, line: str) -> None:
+        text = line.rstrip()
+        summary = self._SUMMARY.match(text)
+        if summary:
+            verb, n, took = summary.groups()
+            step = "download" if verb == "Prepared" else "install"
+            if verb in ("Prepared", "Installed"):
+                report_count(self.progress, step, int(n), self.total, f"{verb.lower()} {n} packages in {took}")
+            return
+        if text.startswith(" + "):
+            self.installed += 1
+            report_count(self.progress, "install", self.installed, self.total, text[3:].strip())
+            return
+        fetch = self._PIP_FETCH.match(text)
+        if fetch:
+            self.fetched += 1
+            report_count(self.progress, "download", self.fetched, self.total, Path(fetch.group(1)).name[:80])
+            return
+        size = self._PIP_SIZE.match(text)
+        if size:
+            report_count(self.progress, "download", self.fetched, self.total, f"{size.group(1)} ({size.group(2)})")
+            return
+        if text.startswith("Installing collected packages:"):
+            names = text.partition(":")[2].strip()
+            report_count(self.progress, "install", 0, self.total, names[:80])
 
 
 def _found(prefix: Path, plan: Plan) -> dict[str, str | None] | None:
@@ -455,9 +500,9 @@ def _clean_legacy_staging(prefix: Path, progress: Progress) -> None:
             continue
         if match.group(1) == "old" and not prefix.exists():
             leftover.rename(prefix)
-            progress(f"restored {prefix} (an earlier install was interrupted)")
+            progress(f"install: restored {prefix} (an earlier install was interrupted)")
             continue
-        progress(f"removing {leftover.name} (left by an interrupted install)")
+        progress(f"install: removing {leftover.name} (left by an interrupted install)")
         shutil.rmtree(leftover, ignore_errors=True)
 
 

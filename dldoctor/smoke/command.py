@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dldoctor.errors import UsageError
@@ -22,6 +23,7 @@ def smoke_command(
     timeout_s: float | None = None,
     *,
     runner: Runner | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Run the smoke test; return the `dldoctor.smoke/1` result and the exit code.
 
@@ -36,5 +38,5 @@ def smoke_command(
     target = SmokeTarget.from_options(python, prefix, image)
     options = SmokeOptions(framework=framework, device=device, quick=quick,
                            allow_cpu=allow_cpu, timeout_s=timeout_s)
-    result = run_smoke(target, options, runner=runner)
+    result = run_smoke(target, options, runner=runner, progress=progress)
     return result, int(result["exit_code"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from dldoctor.errors import (
@@ -74,6 +75,7 @@ def run_smoke(
     *,
     runner: Runner | None = None,
     host: HostAccelerators | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the smoke test in `target` and return the `dldoctor.smoke/1` result.
 
@@ -92,15 +94,25 @@ def run_smoke(
     started = time.monotonic()
     if target.kind == "python" and target.value and options.effective_timeout_s > INTERPRETER_ANSWER_S:
         _answers(runner, target.value, INTERPRETER_ANSWER_S)
+    if progress is not None:
+        progress(f"smoke: starting {target.describe()}")
+
+    def on_line(stream: str, line: str) -> None:
+        if progress is not None and stream == "stderr" and line.startswith(PROGRESS_MARKER):
+            progress(f"smoke: {line[len(PROGRESS_MARKER):].strip()[:160]}")
+
     done = runner.run(
         invocation.argv,
         timeout_s=options.effective_timeout_s,
         extra_env=extra_env,
         stdin_text=invocation.stdin_text,
+        on_line=on_line if progress is not None else None,
     )
     payload = _payload_result(target, options, invocation, done, runner)
     result = assemble(payload, target, options, invocation)
     result["duration_s"] = round(time.monotonic() - started, 3)
+    if progress is not None:
+        progress(f"smoke: {result['verdict']} in {result['duration_s']:.1f}s")
     return result
 
 
