@@ -329,7 +329,8 @@ def smoke(
 
 def _render_plan(plan: Any) -> None:
     console = _console()
-    console.print(f"[bold]Plan[/]: {plan.framework} {plan.version or '(newest)'} {plan.variant}, Python {plan.python}, "
+    release = plan.version or (f"{plan.release} (newest)" if plan.release else "(newest)")
+    console.print(f"[bold]Plan[/]: {plan.framework} {release} {plan.variant}, Python {plan.python}, "
                   f"backend {plan.backend}")
     for choice, why in plan.reasons:
         console.print(f"  {choice}: [dim]{why}[/]", markup=True)

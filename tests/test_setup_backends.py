@@ -35,6 +35,15 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test its own probe memory (in-process and on disk)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    probe.cache_clear()
+    yield tmp_path / "cache"
+    probe.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real HTTP server over a folder with a PEP 503-looking `whl/cpu/` and a conda `noarch/repodata.json`."""
@@ -179,3 +188,20 @@ def test_setups_default_backend_is_the_usable_one(server: str, tmp_path: Path) -
     assert reasons["backend venv"].startswith("conda: no channel reachable"), reasons
     # asked for by name: no probe decides
     assert _dry_run(tmp_path, "--backend", "conda", "--channel", f"{CLOSED}/forge")["backend"] == "conda"
+
+
+def test_a_remote_answer_is_remembered_for_ten_minutes(own_cache: Path) -> None:
+    import json
+
+    url = f"{CLOSED}/remembered"
+    assert not probe(url).ok  # refused, and written down
+    doc = json.loads((own_cache / "dldoctor" / "reach.json").read_text())
+    assert doc[url]["ok"] is False and "refused" in doc[url]["detail"].lower()
+    doc[url].update(ok=True, detail="HTTP 200")  # what an earlier run saw
+    (own_cache / "dldoctor" / "reach.json").write_text(json.dumps(doc))
+    probe.cache_clear()
+    assert probe(url).ok  # reused, not asked again
+    doc[url]["at"] -= 601
+    (own_cache / "dldoctor" / "reach.json").write_text(json.dumps(doc))
+    probe.cache_clear()
+    assert not probe(url).ok  # too old: asked again

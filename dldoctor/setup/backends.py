@@ -12,9 +12,12 @@ included), each with the reason in one line.
 from __future__ import annotations
 
 import functools
+import json
+import os
 import re
 import socket
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -80,9 +83,49 @@ class BackendChoice:
         return out
 
 
+#: How long a remote probe's answer is reused (`check` runs often; a TLS handshake costs a second on a slow
+#: machine): remembered in $XDG_CACHE_HOME/dldoctor/reach.json.
+REMEMBER_S = 600.0
+
+
+def _remembered_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dldoctor" / "reach.json"
+
+
+def _remembered(url: str) -> Reach | None:
+    try:
+        entry = json.loads(_remembered_path().read_text(encoding="utf-8")).get(url)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(entry, dict) or not 0 <= time.time() - float(entry.get("at", 0)) < REMEMBER_S:
+        return None
+    return Reach(bool(entry.get("ok")), str(entry.get("where")), str(entry.get("detail")))
+
+
+def _remember(url: str, reach: Reach) -> None:
+    from dldoctor.output import write_atomic
+
+    path = _remembered_path()
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        if not isinstance(doc, dict):
+            doc = {}
+    except (OSError, ValueError):
+        doc = {}
+    now = time.time()
+    doc = {k: v for k, v in doc.items() if isinstance(v, dict) and now - float(v.get("at", 0)) < REMEMBER_S}
+    doc[url] = {"ok": reach.ok, "where": reach.where, "detail": reach.detail, "at": now}
+    try:
+        write_atomic(path, json.dumps(doc, sort_keys=True), make_parents=True)
+    except Exception:  # noqa: BLE001, S110  (a cache that cannot be written only costs the next probe)
+        pass
+
+
 @functools.lru_cache(maxsize=64)
 def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Reach:
-    """Does `url` answer? A local path or file:// URL must exist; http(s) gets one HEAD request, bounded."""
+    """Does `url` answer? A local path or file:// URL must exist; http(s) gets one HEAD request, bounded
+    (its answer is reused for `REMEMBER_S`)."""
     parts = urlsplit(url)
     if parts.scheme in ("", "file"):
         path = Path(unquote(parts.path) if parts.scheme else url).expanduser()
@@ -90,6 +133,15 @@ def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Reach:
     host = parts.hostname or url
     if parts.scheme not in ("http", "https"):
         return Reach(False, host, f"{parts.scheme}:// is not supported")
+    known = _remembered(url)
+    if known is not None:
+        return known
+    reach = _head(url, host, timeout_s)
+    _remember(url, reach)
+    return reach
+
+
+def _head(url: str, host: str, timeout_s: float) -> Reach:
     request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": f"dldoctor/{__version__}"})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310  (scheme checked above)
