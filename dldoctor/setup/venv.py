@@ -409,8 +409,9 @@ def _lock_error(plan: Plan, target: TargetPlatform, done: CommandResult) -> Exce
         reason = (cause.group(0) if cause else network[-1][:160]) + (f" at {url.group(0).rstrip('/:.,')}" if url else "")
         return UnavailableError(f"cannot reach the package sources ({reason}): check the network, or give "
                                 "--index-url/--find-links for a mirror or a local wheel folder")
-    return TargetError(f"no {plan.framework} {plan.version or ''} {plan.variant} wheels for Python {plan.python} on "
-                       f"{target.uv}: {reason}".replace("  ", " "))
+    return TargetError(f"no {plan.framework} {plan.release or ''} {plan.variant} wheels for Python {plan.python} on "
+                       f"{target.uv}: {reason}; ask for another release (pytorch==X.Y), --python or --variant, "
+                       "or give --index-url/--find-links for a mirror or a wheel folder that has it".replace("  ", " "))
 
 
 def _resolver_reason(text: str) -> str:
