@@ -526,6 +526,12 @@ def main() -> None:
         sys.exit(ExitCode.USAGE)
     except DldoctorError as exc:
         sys.stderr.write(f"dldoctor: error: {exc.message}\n")
+        if "rattler" in sys.modules:
+            # A failed conda solve can leave rattler's runtime fetching in its own threads; finalizing the
+            # interpreter under them aborts (exit 134) instead of exiting with the error's code.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(int(exc.exit_code))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("dldoctor: interrupted\n")

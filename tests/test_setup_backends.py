@@ -38,6 +38,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Each test its own probe memory (in-process and on disk)."""
+    (tmp_path / "cache").mkdir()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     probe.cache_clear()
     yield tmp_path / "cache"
@@ -205,3 +206,9 @@ def test_a_remote_answer_is_remembered_for_ten_minutes(own_cache: Path) -> None:
     (own_cache / "dldoctor" / "reach.json").write_text(json.dumps(doc))
     probe.cache_clear()
     assert not probe(url).ok  # too old: asked again
+
+
+def test_no_cache_root_is_made_where_there_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "no-such-cache"))
+    assert not probe(f"{CLOSED}/nowhere").ok
+    assert not (tmp_path / "no-such-cache").exists()

@@ -88,14 +88,19 @@ class BackendChoice:
 REMEMBER_S = 600.0
 
 
-def _remembered_path() -> Path:
+def _remembered_path() -> Path | None:
+    """$XDG_CACHE_HOME/dldoctor/reach.json; None when that cache folder is not an existing absolute folder
+    (dldoctor never makes a cache root of its own in a home without one, nor in the current folder)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dldoctor" / "reach.json"
+    return Path(base) / "dldoctor" / "reach.json" if os.path.isabs(base) and os.path.isdir(base) else None
 
 
 def _remembered(url: str) -> Reach | None:
+    path = _remembered_path()
+    if path is None:
+        return None
     try:
-        entry = json.loads(_remembered_path().read_text(encoding="utf-8")).get(url)
+        entry = json.loads(path.read_text(encoding="utf-8")).get(url)
     except (OSError, ValueError, AttributeError):
         return None
     if not isinstance(entry, dict) or not 0 <= time.time() - float(entry.get("at", 0)) < REMEMBER_S:
@@ -107,6 +112,8 @@ def _remember(url: str, reach: Reach) -> None:
     from dldoctor.output import write_atomic
 
     path = _remembered_path()
+    if path is None:
+        return
     try:
         doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         if not isinstance(doc, dict):

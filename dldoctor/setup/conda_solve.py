@@ -155,6 +155,7 @@ def solve(specs: list[PlatformSpec], *, cache_dir: Path, timeout_s: float = SOLV
         started = time.monotonic()
         virtual = [rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString(b))
                    for n, v, b in spec.virtual_packages]
+        failed: str | None = None
         try:
             records = await rattler.solve(
                 [rattler.Channel(c) for c in spec.channels], list(spec.specs), gateway=gateway,
@@ -163,7 +164,9 @@ def solve(specs: list[PlatformSpec], *, cache_dir: Path, timeout_s: float = SOLV
                 timestamp_policy="allow-missing",
             )
         except SolverError as exc:
-            raise TargetError(_solver_message(spec, str(exc))) from exc
+            failed = _solver_message(spec, str(exc))
+        if failed is not None:
+            raise TargetError(failed)  # raised outside the except: no reference to rattler's error survives
         timings[spec.platform] = time.monotonic() - started
         return spec.platform, list(records)
 
@@ -171,16 +174,22 @@ def solve(specs: list[PlatformSpec], *, cache_dir: Path, timeout_s: float = SOLV
         gateway = rattler.Gateway(cache_dir=cache_dir / "repodata", show_progress=False)
         return list(await asyncio.gather(*(one(gateway, s) for s in specs)))
 
+    # rattler's exceptions are never chained onto dldoctor's: one kept alive until the interpreter shuts
+    # down is dropped by a finalizing runtime, which aborts ("PyGILState_Release ... finalizing") instead of
+    # exiting with the error's code.
+    failure: DldoctorError | None = None
     try:
         results = asyncio.run(asyncio.wait_for(everything(), timeout_s))
-    except asyncio.TimeoutError as exc:
-        raise TimeoutExpired(f"solving the conda environment took longer than {timeout_s:.0f}s") from exc
+    except asyncio.TimeoutError:
+        failure = TimeoutExpired(f"solving the conda environment took longer than {timeout_s:.0f}s")
     except GatewayError as exc:
-        raise UnavailableError(channel_error(specs[0].channels, str(exc))) from exc
-    except DldoctorError:
-        raise
+        failure = UnavailableError(channel_error(specs[0].channels, str(exc)))
+    except DldoctorError as exc:
+        failure = type(exc)(exc.message)
     except Exception as exc:  # noqa: BLE001  (rattler raises many unrelated types: one clear line instead)
-        raise TargetError(f"the conda solve failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}") from exc
+        failure = TargetError(f"the conda solve failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+    if failure is not None:
+        raise failure
     return dict(results), timings
 
 
