@@ -368,32 +368,46 @@ def smoke(
     ] = None,
 ) -> int:
     """Prove the framework computes correctly and fast on the accelerator."""
+    from dldoctor.setup.progress import LiveProgress
     from dldoctor.smoke.command import smoke_command
-    from dldoctor.smoke.run import SmokeNoAccelerator
 
     python = python_option(python)
+    live = LiveProgress(_console(stderr=True), quiet=STATE.quiet)
     try:
-        result, code = smoke_command(framework, python, prefix, image, device, quick, json_out, allow_cpu, timeout)
-    except SmokeNoAccelerator as exc:
-        _print_smoke(exc.result, json_out)
-        raise
+        result, code = smoke_command(framework, python, prefix, image, device, quick, json_out, allow_cpu, timeout,
+                                     progress=live)
+    finally:
+        live.close()
     _print_smoke(result, json_out)
+    if code == ExitCode.NO_ACCELERATOR:
+        from dldoctor.errors import NoAcceleratorError
+        from dldoctor.smoke.run import no_accelerator_message
+
+        raise NoAcceleratorError(no_accelerator_message(result))  # the one-line reason, after the result
     return code
 
 
 def _render_plan(plan: Any) -> None:
     console = _console()
-    console.print(f"[bold]Plan[/]: {plan.framework} {plan.version or '(newest)'} {plan.variant}, Python {plan.python}, "
+    release = plan.version or (f"{plan.release} (newest)" if plan.release else "(newest)")
+    console.print(f"[bold]Plan[/]: {plan.framework} {release} {plan.variant}, Python {plan.python}, "
                   f"backend {plan.backend}")
     for choice, why in plan.reasons:
         console.print(f"  {choice}: [dim]{why}[/]", markup=True)
     console.print(f"  files: {plan.out_dir}   environment: {plan.prefix}")
 
 
+def _lock_mode(locked: bool, frozen: bool) -> str:
+    if locked and frozen:
+        raise UsageError("--locked checks the lock against the plan, --frozen skips that check: choose one")
+    return "locked" if locked else "frozen" if frozen else "auto"
+
+
 @app.command()
 def setup(
     framework: Annotated[str, typer.Argument(help="pytorch, tensorflow or jax, optionally ==VERSION (pytorch==2.5).")],
-    backend: Annotated[str, typer.Option(help="conda (default), venv or docker.")] = "conda",
+    backend: Annotated[OptStr, typer.Option(
+        help="conda, venv or docker (default: conda when its channel answers, else venv when an index does).")] = None,
     variant: Annotated[str, typer.Option(help="auto, cpu, cudaX.Y (cuda12.6) or rocmX.Y.")] = "auto",
     python_version: Annotated[OptStr, typer.Option("--python", help="Python for the environment: a version (3.11) "
                                                                    "or an interpreter whose version to use.")] = None,
@@ -423,6 +437,8 @@ def setup(
     cuda: Annotated[OptStr, typer.Option("--cuda", help="Build for a driver that supports this CUDA (12.6).")] = None,
     force: Annotated[bool, typer.Option(help="Build a variant even when it cannot work on the target.")] = False,
     update: Annotated[bool, typer.Option(help="Re-solve the lock even when the spec is unchanged.")] = False,
+    locked: Annotated[bool, typer.Option("--locked", help="CI: fail (exit 2) when the lock is stale; never re-solve.")] = False,
+    frozen: Annotated[bool, typer.Option("--frozen", help="CI: install the existing lock exactly; no solve.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and stop.")] = False,
     lock_only: Annotated[bool, typer.Option("--lock-only", help="Write the spec and the lock; install nothing.")] = False,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the smoke test at the end.")] = False,
@@ -435,8 +451,8 @@ def setup(
 ) -> int:
     """Build a locked environment that fits this machine and prove it with the smoke test."""
     from dldoctor.setup.backend import run_setup
-    from dldoctor.setup.backends import get_backend
-    from dldoctor.setup.plan import SetupRequest, make_plan
+    from dldoctor.setup.backends import get_backend, plan_with_usable_backend
+    from dldoctor.setup.plan import SetupRequest
     from dldoctor.snapshot.facts import Facts
 
     if snapshot_file is not None:
@@ -448,13 +464,13 @@ def setup(
     options = {"tag": tag, "base_image": base_image, "docker_platform": docker_platform,
                "dockerfile_only": dockerfile_only}
     request = SetupRequest(
-        framework=framework, backend=backend, variant=variant, python=python_option(python_version, want="version"),
+        framework=framework, backend=backend or "auto", variant=variant, python=python_option(python_version, want="version"),
         platforms=tuple(platform or ()), channel=channel, index_url=index_url,
         extra_index_urls=tuple(extra_index_url or ()), find_links=tuple(find_links or ()), prefix=prefix,
-        out_dir=out, cuda=cuda, force=force, update=update,
+        out_dir=out, cuda=cuda, force=force, update=update, lock_mode=_lock_mode(locked, frozen),
         options={k: v for k, v in options.items() if v not in (None, False)},
     )
-    plan = make_plan(Facts(doc), request)
+    plan = plan_with_usable_backend(Facts(doc), request)
     if not json_out:
         _render_plan(plan)
     if dry_run:
@@ -463,16 +479,22 @@ def setup(
 
             sys.stdout.write(to_json({"schema": "dldoctor.setup/1", "plan": plan.to_json()}))
         return int(ExitCode.OK)
-    result = run_setup(plan, get_backend(plan.backend), _say, lock_only=lock_only,
-                       verify=not (no_verify or dockerfile_only))
+    from dldoctor.setup.progress import LiveProgress
+
+    live = LiveProgress(_console(stderr=True), quiet=STATE.quiet)
+    try:
+        result = run_setup(plan, get_backend(plan.backend), live, lock_only=lock_only,
+                           verify=not (no_verify or dockerfile_only))
+    finally:
+        live.close()
     if json_out:
         from dldoctor.output import to_json
 
         sys.stdout.write(to_json(result.to_json()))
     elif result.install is not None:
-        _console().print(f"[bold]Ready[/]: {result.install.activate}")
-    smoke_ok = result.smoke is None or int(result.smoke.get("exit_code", 1)) == 0
-    return int(ExitCode.OK if smoke_ok else ExitCode.FINDINGS)
+        _console().print(result.ready_line(), markup=False)
+        _console().print(f"  {result.install.activate}", markup=False)
+    return int(result.exit_code())
 
 
 _GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
@@ -581,6 +603,12 @@ def main() -> None:
         sys.exit(ExitCode.USAGE)
     except DldoctorError as exc:
         sys.stderr.write(f"dldoctor: error: {exc.message}\n")
+        if "rattler" in sys.modules:
+            # A failed conda solve can leave rattler's runtime fetching in its own threads; finalizing the
+            # interpreter under them aborts (exit 134) instead of exiting with the error's code.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(int(exc.exit_code))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("dldoctor: interrupted\n")

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import IO
 
 DEFAULT_TIMEOUT_S = 5.0
+#: Called with ("stdout" or "stderr", one line) as a command prints it.
+LineCallback = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,12 @@ class Runner:
         extra_env: Mapping[str, str] | None = None,
         stdin_text: str | None = None,
         cwd: str | None = None,
-        on_stdout: Callable[[bytes], None] | None = None,
+        on_line: LineCallback | None = None,
     ) -> CommandResult:
         """Run `argv` (argv[0] looked up on PATH unless it has a slash).
 
-        `on_stdout` sees each chunk of stdout as it arrives (progress while a long command runs), from the
-        reading thread; the result still carries the whole (capped) output.
-        """
+        `on_line("stdout" | "stderr", line)` is called with each line as it arrives (a `\r` ends a line too,
+        for progress bars), from the reading threads; the timeout and the output caps are the same."""
         timeout = self.default_timeout_s if timeout_s is None else timeout_s
         if self.deadline is not None:
             timeout = max(0.0, min(timeout, self.deadline - time.monotonic()))
@@ -119,8 +120,8 @@ class Runner:
         except OSError as exc:
             return CommandResult(argv, None, "", "", 0.0, start_error=exc.strerror or str(exc))
         assert proc.stdout is not None and proc.stderr is not None
-        out = _Capped(proc.stdout, self.max_output_bytes, on_stdout)
-        err = _Capped(proc.stderr, self.max_output_bytes)
+        out = _Capped(proc.stdout, self.max_output_bytes, "stdout", on_line)
+        err = _Capped(proc.stderr, self.max_output_bytes, "stderr", on_line)
         try:
             if stdin_text is not None:
                 threading.Thread(target=_feed, args=(proc, stdin_text), daemon=True).start()
@@ -155,9 +156,10 @@ class _Capped:
     """Reads a pipe to its end in a thread, keeping the first `limit` bytes (a tool printing forever costs
     no memory), and decodes it as text mode would (locale encoding, replaced errors, universal newlines)."""
 
-    def __init__(self, pipe: IO[bytes], limit: int, on_chunk: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, pipe: IO[bytes], limit: int, name: str = "", on_line: LineCallback | None = None) -> None:
         self._pipe, self._fd, self._limit = pipe, pipe.fileno(), limit
-        self._on_chunk = on_chunk
+        self._name, self._on_line = name, on_line
+        self._partial = b""
         self._chunks: list[bytes] = []
         self._kept = 0
         self._dropped = 0
@@ -169,12 +171,11 @@ class _Capped:
             while True:
                 chunk = os.read(self._fd, 65536)
                 if not chunk:
+                    if self._on_line is not None and self._partial:
+                        self._lines(b"\n")  # the last line had no newline
                     break
-                if self._on_chunk is not None:
-                    try:
-                        self._on_chunk(chunk)
-                    except Exception:  # noqa: BLE001  (a progress callback must not stop the reading)
-                        self._on_chunk = None
+                if self._on_line is not None:
+                    self._lines(chunk)
                 room = self._limit - self._kept
                 if room > 0:
                     self._chunks.append(chunk[:room])
@@ -186,6 +187,20 @@ class _Capped:
             try:
                 self._pipe.close()
             except OSError:
+                pass
+
+    def _lines(self, chunk: bytes) -> None:
+        """Hand each complete line to the callback (the partial one waits; a runaway line is cut at 4 KiB)."""
+        assert self._on_line is not None
+        data = (self._partial + chunk).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, self._partial = data.split(b"\n")
+        if len(self._partial) > 4096:
+            lines.append(self._partial)
+            self._partial = b""
+        for raw in lines:
+            try:
+                self._on_line(self._name, raw.decode(locale.getpreferredencoding(False), errors="replace"))
+            except Exception:  # noqa: BLE001, S110  (a progress display must never stop the reading)
                 pass
 
     def join(self, wait_s: float) -> None:

@@ -119,6 +119,10 @@ def pytorch_packages(subdirs: Iterable[str] = SUBDIRS, versions: Iterable[str] =
                             files={"bin/python": python_launcher(host_python),
                                    f"lib/python{py}/dldoctor-standin.txt": f"python {py} stand-in\n".encode()},
                             executables=("bin/python",)))
+        for py in ("3.11", "3.12"):  # what a framework expects beside it (dldoctor's spec asks for it)
+            pkgs.append(Pkg("numpy", "2.1.3", f"py{py.replace('.', '')}_h0", subdir,
+                            depends=(f"python >={py},<3.{int(py.split('.')[1]) + 1}.0a0",),
+                            files={f"lib/python{py}/site-packages/numpy_standin/__init__.py": b"version = '2.1.3'\n"}))
         pkgs.append(Pkg("libtorch-payload", "1.0", "h0", subdir,
                         files={"lib/libtorch-payload.so": bytes(range(256)) * (payload_bytes // 256)}))
         for version in versions:

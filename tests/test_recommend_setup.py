@@ -19,9 +19,12 @@ def _request(command: str) -> SetupRequest:
     assert words[:2] == ["dldoctor", "setup"], command
     framework, options = words[2], words[3:]
     values = dict(zip(options[::2], options[1::2], strict=True))
-    assert set(values) <= {"--variant", "--backend"}, command
+    # the backend `usable_backend` picks here, and the sources it needs (pip's configured find-links)
+    assert set(values) <= {"--variant", "--backend", "--find-links", "--extra-index-url"}, command
     return SetupRequest(framework=framework, variant=values.get("--variant", "auto"),
-                        backend=values.get("--backend", "conda"))
+                        backend=values.get("--backend", "conda"),
+                        find_links=tuple(v for k, v in zip(options[::2], options[1::2], strict=True)
+                                         if k == "--find-links"))
 
 
 @pytest.mark.parametrize("name", scenario_names())

@@ -85,6 +85,39 @@ def test_plan_on_simulated_machines_pins_the_build(tmp_path: Path, scenario: str
         assert "pytorch=2.5.*=cpu*" in text and "cuda" not in text.split("dependencies:")[1]
 
 
+def test_unpinned_request_pins_the_planned_release_in_both_backends(tmp_path: Path, channel: Path) -> None:
+    from dldoctor import variants
+    from dldoctor.setup.wheels import requirement_lines
+
+    plan = make(tmp_path, channel, version=None, variant="cpu")
+    newest = variants.newest("pytorch")
+    assert newest and plan.release == newest
+    text = render_spec(plan)
+    assert f"  - pytorch={newest}.*=cpu*\n" in text and f"PyTorch {newest} for Python" in text
+    assert requirement_lines(replace(plan, backend="venv"))[0] == f"torch=={newest}.*"  # the same release
+
+
+@pytest.mark.parametrize(("scenario", "kernel"), [("cpu-only-laptop", "6.8.0"), ("h100-driver-580-cuda13", "5.15.0")])
+def test_linux_virtual_package_is_the_target_machines_kernel(tmp_path: Path, scenario: str, kernel: str) -> None:
+    facts = Facts(take_snapshot(load_machine(scenario, tmp_path)))
+    plan = make_plan(facts, SetupRequest("pytorch==2.5", out_dir=tmp_path))
+    assert plan.kernel == kernel
+    (spec,) = read_spec(_write(tmp_path / "environment.yml", render_spec(plan)), plan)
+    assert ("__linux", kernel, "0") in spec.virtual_packages  # not a fixed 5.10
+
+
+def test_this_machines_plan_carries_its_real_kernel(tmp_path: Path) -> None:
+    import platform
+
+    from dldoctor.machine import Machine
+    from dldoctor.setup.plan import kernel_version
+
+    plan = make_plan(Facts(take_snapshot(Machine.this_one())), SetupRequest("pytorch==2.5", variant="cpu", out_dir=tmp_path))
+    assert plan.kernel == kernel_version(platform.release()) and plan.kernel
+    assert kernel_version("5.15.167.4-microsoft-standard-WSL2") == "5.15.167"
+    assert kernel_version("6.1") == "6.1" and kernel_version("garbage") is None
+
+
 def test_cuda_option_locks_for_another_machine(tmp_path: Path) -> None:
     facts = Facts(take_snapshot(load_machine("cpu-only-laptop", tmp_path)))
     plan = make_plan(facts, SetupRequest("pytorch==2.5", variant="cuda12.4", cuda="12.6", out_dir=tmp_path))
@@ -100,7 +133,7 @@ def test_spec_templates_are_readable_and_cover_every_framework() -> None:
 
 def test_jax_pins_jaxlib_build_and_cuda_major(tmp_path: Path, channel: Path) -> None:
     text = render_spec(make(tmp_path, channel, framework="jax", version=None, variant="cuda12.0"))
-    assert "  - jax=*\n  - jaxlib=*=cuda*\n  - cuda-version=12\n" in text
+    assert "  - jax=*\n  - jaxlib=*=cuda*\n  - cuda-version=12\n  - numpy\n" in text
 
 
 def test_rocm_is_refused_with_a_pointer_to_venv(tmp_path: Path, channel: Path) -> None:
@@ -236,11 +269,14 @@ def test_install_reinstall_and_update(tmp_path: Path, channel: Path) -> None:
     seen, say = lines()
     first = run_setup(plan, b, say, verify=False).install
     assert first is not None and first.changed
-    assert any(line.startswith("linking pytorch") for line in seen)
+    assert any(line.startswith("install: linking pytorch") for line in seen)
     assert any("downloaded pytorch 2.5.1" in line and "sha256 verified" in line for line in seen)
     assert (plan.prefix / "conda-meta" / "pytorch-2.5.1-cuda126_py311_h1_300.json").is_file()
     assert (plan.prefix / "lib" / "libtorch-payload.so").stat().st_size == 64 * 1024
     assert first.python == str(plan.prefix / "bin" / "python")
+    assert (plan.prefix / "conda-meta" / "numpy-2.1.3-py311_h0.json").is_file()  # what torch expects beside it
+    # what the prefix holds, read from its conda-meta records, not from the plan
+    assert first.details["framework"] == {"name": "pytorch", "version": "2.5.1", "build": "cuda126_py311_h1_300"}
     assert first.activate.startswith(str(plan.prefix / "bin" / "python"))
 
     started = time.monotonic()
@@ -296,7 +332,7 @@ def test_install_killed_midway_keeps_the_old_prefix(tmp_path: Path, channel: Pat
         lock = read_lock(Path({str(plan.out_dir / "conda-lock.yml")!r}))
         def slow(line):
             print(line, flush=True)
-            if line.startswith("linking"):
+            if line.startswith("install: linking"):
                 time.sleep(30)  # the parent kills us here, in the middle of linking
         install_from_lock([p for p in lock.package if p.platform == "linux-64"], Path({str(plan.prefix)!r}),
                           platform="linux-64", cache=Path({str(tmp_path / "cache")!r}), download_bytes=None,
@@ -307,7 +343,7 @@ def test_install_killed_midway_keeps_the_old_prefix(tmp_path: Path, channel: Pat
     try:
         deadline = time.monotonic() + 60
         for line in proc.stdout:
-            if line.startswith("linking") or time.monotonic() > deadline:
+            if line.startswith("install: linking") or time.monotonic() > deadline:
                 break
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -417,3 +453,51 @@ def test_channel_builder_writes_real_packages(channel: Path) -> None:
     assert any(b.startswith("cuda126") for b in builds) and any(b.startswith("cpu_") for b in builds)
     assert (channel / "noarch" / "repodata.json").is_file()
     index_channel(channel)  # idempotent
+
+
+# -- --locked and --frozen (CI) --------------------------------------------------------------------
+
+
+def test_locked_passes_on_a_current_lock_and_fails_on_a_stale_one(tmp_path: Path, channel: Path) -> None:
+    plan = make(tmp_path, channel, variant="cpu")
+    b = backend(tmp_path)
+    with pytest.raises(UsageError, match="stale .*there is no lock yet|is missing for the plan"):
+        run_setup(replace(plan, lock_mode="locked"), b, print, lock_only=True)
+    assert not plan.out_dir.exists() or not any(plan.out_dir.iterdir())  # --locked writes nothing
+    run_setup(plan, b, print, lock_only=True)
+    lock = plan.out_dir / "conda-lock.yml"
+    before = lock.read_bytes()
+    current = run_setup(replace(plan, lock_mode="locked"), b, print, lock_only=True).lock
+    assert current is not None and current.reused
+    with pytest.raises(UsageError, match="stale.*--frozen to install it as it is"):
+        run_setup(replace(plan, version="2.6", lock_mode="locked"), b, print, lock_only=True)
+    assert lock.read_bytes() == before and "2.5.*" in (plan.out_dir / "environment.yml").read_text()
+
+
+def test_frozen_installs_the_existing_lock_without_solving(tmp_path: Path, channel: Path) -> None:
+    plan = make(tmp_path, channel, variant="cpu")
+    b = backend(tmp_path)
+    with pytest.raises(UsageError, match="--frozen installs an existing lock"):
+        run_setup(replace(plan, lock_mode="frozen"), b, print, verify=False)
+    run_setup(plan, b, print, lock_only=True)
+    spec = (plan.out_dir / "environment.yml").read_text()
+    # a plan asking for another release installs the lock as it is: no solve (an unreachable channel proves it)
+    frozen = replace(plan, version="2.6", channel="http://127.0.0.1:9/forge", lock_mode="frozen")
+    result = run_setup(frozen, b, print, verify=False)
+    assert result.install is not None and result.install.details["framework"]["version"] == "2.5.1"
+    assert (plan.out_dir / "environment.yml").read_text() == spec  # nothing rewritten
+
+
+def test_locked_cli_exits_2_on_a_stale_lock(tmp_path: Path, channel: Path) -> None:
+    def setup(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "dldoctor", "setup", *args, "--backend", "conda", "--variant", "cpu",
+                               "--channel", str(channel), "--out", str(tmp_path / "out"), "--prefix",
+                               str(tmp_path / "env"), "--lock-only"], capture_output=True, text=True, timeout=120,
+                              cwd=ROOT, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+
+    assert setup("pytorch==2.5").returncode == 0
+    assert setup("pytorch==2.5", "--locked").returncode == 0
+    stale = setup("pytorch==2.6", "--locked")
+    assert stale.returncode == 2 and "stale" in stale.stderr and "Traceback" not in stale.stderr, stale.stderr
+    both = setup("pytorch==2.5", "--locked", "--frozen")
+    assert both.returncode == 2 and "choose one" in both.stderr

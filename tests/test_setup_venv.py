@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from dldoctor import variants
 from dldoctor.errors import TargetError, UnavailableError, UsageError
 from dldoctor.runner import Runner
 from dldoctor.setup.backend import run_setup
@@ -75,7 +76,8 @@ SELECTION = [
     ("h100-driver-580-cuda13", "jax", "cuda13.0", "jax[cuda13]", None),
     ("gtx1080ti-sm61-torch-cu130", "jax", "cuda12.0", "jax[cuda12]", None),
     ("h100-driver-580-cuda13", "tensorflow==2.21", "cuda12.5", "tensorflow[and-cuda]==2.21.*", None),
-    ("cpu-only-laptop", "tensorflow", "cpu", "tensorflow", None),
+    # no version asked: the newest release dldoctor knows is pinned, as the conda backend pins it
+    ("cpu-only-laptop", "tensorflow", "cpu", f"tensorflow=={variants.newest('tensorflow')}.*", None),
 ]
 
 
@@ -85,10 +87,12 @@ def test_selection_picks_variant_and_index(tmp_path: Path, scenario: str, framew
     plan = plan_for(scenario, tmp_path, framework)
     assert plan.variant == variant, plan.reasons
     lines = requirement_lines(plan)
+    assert lines[1:] == ["numpy"]  # what the framework expects beside it, in every environment
     if requirement is not None:
-        assert lines == [requirement]
+        assert lines[0] == requirement
     else:
         assert re.fullmatch(r"torch==\d+\.\d+\.\*", lines[0]), lines  # newest known release, never unpinned
+        assert lines[0] == f"torch=={plan.release}.*"
     sources = plan_sources(plan)
     if index_tail is None:
         assert sources.index_url == "https://pypi.org/simple"
@@ -136,7 +140,7 @@ def test_tensorflow_and_jax_from_a_small_facts_dict(tmp_path: Path) -> None:
                    "nvidia": {"present": True, "driver_version": "550.54.14", "cuda_driver_version": "12.4",
                               "gpus": [{"index": 0, "compute_capability": "8.6"}]}})
     plan = make_plan(facts, SetupRequest(framework="jax", backend="venv", out_dir=tmp_path))
-    assert requirement_lines(plan) == ["jax[cuda12]"]
+    assert requirement_lines(plan) == ["jax[cuda12]", "numpy"]
     assert target_platform(plan).uv == "x86_64-manylinux_2_31"
     rocm = replace(plan, framework="jax", variant="rocm7.2")
     with pytest.raises(UsageError, match="ROCm"):
@@ -288,7 +292,11 @@ def test_gtx1080ti_plan_locks_and_installs_the_cu126_wheel(tmp_path: Path, fake_
     assert f"--hash=sha256:{fake_index.sha['filelock==3.18.0']}" in text
     assert f"--index-url {fake_index.torch_index}/cu126" in text
     assert read_lock_header(text)["resolved-by"].startswith(installer)
-    assert result.lock.packages == 2 and not result.lock.reused
+    assert f"--hash=sha256:{fake_index.sha['numpy==2.2.6']}" in text  # what torch expects beside it
+    assert result.lock.packages == 3 and not result.lock.reused
+    # what the environment holds, read from it (its dist-info), not from the plan
+    assert result.install.details["framework"] == {"name": "torch", "version": "2.7.1+cu126", "build": "cu126"}
+    assert result.ready_line().startswith(f"Ready: torch 2.7.1+cu126 (cu126) in {plan.prefix} — ")
     assert _venv_torch(plan.prefix) == "2.7.1+cu126"
     assert result.install.activate == f"source {plan.prefix.absolute()}/bin/activate"
     assert (plan.prefix / MARKER).is_file()
@@ -349,8 +357,8 @@ def test_unreachable_index_is_a_clear_error_with_nothing_made(tmp_path: Path, fa
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_unsupported_python_is_refused_at_lock(tmp_path: Path, fake_index: FakeIndex, installer: str) -> None:
     plan = _plan(tmp_path, "cpu", python="3.8")
-    with pytest.raises(TargetError, match=r"Python 3\.8"):
-        run_setup(plan, _backend(tmp_path, fake_index, installer), lambda _l: None, verify=False)
+    with pytest.raises(TargetError, match=r"Python 3\.8.*--python or --variant, or give --index-url/--find-links"):
+        run_setup(plan, _backend(tmp_path, fake_index, installer), lambda _l: None, verify=False)  # the next step
     assert not (plan.out_dir / "requirements.lock").exists() and not plan.prefix.exists()
 
 
@@ -402,3 +410,44 @@ def test_prefix_that_is_not_a_venv_is_not_replaced(tmp_path: Path, fake_index: F
     with pytest.raises(OutputError, match="not a virtual environment"):
         backend.install(plan, lock, lambda _l: None)
     assert (plan.prefix / "thesis.tex").read_text() == "precious"
+
+
+def test_uv_is_a_regular_dependency_and_pip_the_fallback(tmp_path: Path) -> None:
+    import tomllib
+
+    deps = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(re.match(r"uv\b", d) for d in deps), deps
+    assert VenvBackend(installer="auto")._tool()[0] == "uv"  # installed with dldoctor, so found
+    # a uv that does not start (a broken install on PATH): pip takes over
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").write_text("#!/bin/sh\necho 'uv: cannot execute' >&2\nexit 126\n")
+    (bin_dir / "uv").chmod(0o755)
+    runner = Runner(env={**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"})
+    assert VenvBackend(runner=runner, installer="auto")._tool()[0] == "pip"
+
+
+@needs_cp311
+def test_locked_and_frozen(tmp_path: Path, fake_index: FakeIndex) -> None:
+    from dldoctor.setup.backend import run_setup as run
+
+    backend = _backend(tmp_path, fake_index, "uv" if _has_uv() else "pip")
+    plan = _plan(tmp_path, "cpu")
+    with pytest.raises(UsageError, match="stale .*there is no lock yet"):
+        run(replace(plan, lock_mode="locked"), backend, lambda _l: None, lock_only=True)
+    with pytest.raises(UsageError, match="--frozen installs an existing lock"):
+        run(replace(plan, lock_mode="frozen"), backend, lambda _l: None, lock_only=True)
+    assert not (tmp_path / "out").exists()  # neither writes anything
+    run(plan, backend, lambda _l: None, lock_only=True)
+    lock = tmp_path / "out" / "requirements.lock"
+    before = lock.read_bytes()
+    current = run(replace(plan, lock_mode="locked"), backend, lambda _l: None, lock_only=True).lock
+    assert current is not None and current.reused
+    stale = replace(plan, variant="cuda12.6", cuda_driver_version="12.8", lock_mode="locked")
+    with pytest.raises(UsageError, match="stale"):
+        run(stale, backend, lambda _l: None, lock_only=True)
+    # --frozen installs the lock as it is, whatever the plan now says; no resolver runs (no index reachable)
+    frozen = replace(stale, lock_mode="frozen", index_url="http://127.0.0.1:9/simple")
+    result = run(frozen, backend, lambda _l: None, verify=False)
+    assert lock.read_bytes() == before
+    assert result.install is not None and result.install.details["framework"]["version"] == "2.7.1+cpu"

@@ -32,6 +32,13 @@ def _setup(prefix: Path, out: Path, *extra: str) -> tuple[int, dict[str, object]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=900)
     took = time.monotonic() - started
     assert done.stdout.strip(), f"no JSON on stdout; stderr: {done.stderr[-2000:]}"
+    # piped: nothing on stderr but one line per step (the shared vocabulary), warnings and errors
+    from dldoctor.setup.progress import step_of
+
+    assert all(step_of(ln) or ln.startswith(("warning:", "dldoctor: error:")) for ln in done.stderr.splitlines()), \
+        done.stderr
+    if "--no-verify" not in extra:
+        assert "verify: smoke passed" in done.stderr, done.stderr  # the verify step says its result
     return done.returncode, json.loads(done.stdout), took
 
 
@@ -46,9 +53,13 @@ def test_cpu_torch_venv_end_to_end(tmp_path: Path) -> None:
     assert "torch==2.13.0+cpu \\\n    --hash=sha256:" in lock_text
     pinned = [line for line in lock_text.splitlines() if "==" in line and not line.startswith("#")]
     assert len(pinned) >= 5 and all(line.endswith("\\") for line in pinned), pinned  # every package has a hash
-    version = subprocess.run([str(prefix / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
-                             capture_output=True, text=True, timeout=120, check=True).stdout.strip()
-    assert version == "2.13.0+cpu"
+    imported = subprocess.run([str(prefix / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
+                              capture_output=True, text=True, timeout=120, check=True)
+    assert imported.stdout.strip() == "2.13.0+cpu"
+    assert "numpy" not in imported.stderr.lower(), imported.stderr  # numpy is there: no "Failed to initialize NumPy"
+    assert "numpy==" in lock_text
+    details = result["install"]["details"]  # type: ignore[index]
+    assert details["framework"] == {"name": "torch", "version": "2.13.0+cpu", "build": "cpu"}
     # nothing staged left behind; the prefix's lock file stays (README: one setup per prefix at a time)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".torch-cpu.dldoctor-lock", "files", "torch-cpu"]
 

@@ -6,11 +6,17 @@ this module only words it as commands.
 
 from __future__ import annotations
 
+import shlex
+from typing import TYPE_CHECKING
+
 from dldoctor import variants
 from dldoctor.report import Recommendation
 from dldoctor.rules.amd import override_for
 from dldoctor.snapshot.facts import Facts
 from dldoctor.variants import Choice, Target
+
+if TYPE_CHECKING:
+    from dldoctor.setup.backends import BackendChoice
 
 TORCH_INDEX = "https://download.pytorch.org/whl"
 
@@ -28,12 +34,25 @@ def install_command(choice: Choice) -> str:
     return "pip install jax"
 
 
-def setup_command(choice: Choice) -> str:
-    """The `dldoctor setup` command that builds `choice` (and that `setup` accepts: a test plans each one)."""
+def setup_command(choice: Choice, backend: BackendChoice | None = None) -> str:
+    """The `dldoctor setup` command that builds `choice` (and that `setup` accepts: a test plans each one).
+
+    `backend` is `usable_backend`'s answer for this machine (the one `setup` itself would pick): its options
+    go into the command, so following the advice works here."""
     name = f'"{choice.framework}=={choice.release}"' if variants.pinned(choice) else choice.framework
-    backend = " --backend venv" if choice.kind == "rocm" else ""  # ROCm builds are not on conda-forge
+    if backend is not None and backend.usable:
+        options = backend.args()
+    else:
+        options = ["--backend", "venv"] if choice.kind == "rocm" else []  # ROCm builds are not on conda-forge
     variant = choice.tag if choice.framework == "jax" else choice.variant
-    return f"dldoctor setup {name}{backend} --variant {variant}"
+    return " ".join(["dldoctor", "setup", name, *(shlex.quote(o) for o in options), "--variant", variant])
+
+
+def usable_backend_for(choice: Choice) -> BackendChoice:
+    """The backend `setup` would pick here for `choice` (one function decides: `usable_backend`)."""
+    from dldoctor.setup.backends import usable_backend
+
+    return usable_backend(choice.framework, choice.kind, choice.tag, choice.release or variants.newest(choice.framework))
 
 
 def _gfx_override_hint(gfx: tuple[str, ...]) -> str:
@@ -49,14 +68,22 @@ def recommendation(target: Target, framework: str) -> Recommendation:
     reason = choice.reason
     if choice.framework == "pytorch" and choice.kind == "cpu" and target.amd_usable:
         reason += _gfx_override_hint(target.gfx)
-    return Recommendation(framework, choice.tag, reason, install_command(choice), setup_command(choice),
+    backend = usable_backend_for(choice)
+    if backend.name != "conda" or not backend.usable:
+        reason += f" (setup: {backend.short})"
+    return Recommendation(framework, choice.tag, reason, install_command(choice), setup_command(choice, backend),
                           choice.passed_over, choice.release or None)
 
 
 def recommend(facts: Facts, focus: str | None) -> list[Recommendation]:
     """The right build of PyTorch, TensorFlow and JAX here (only `focus` when it is set)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     target = variants.target_from_facts(facts)
-    return [recommendation(target, fw) for fw in variants.FRAMEWORKS if focus in (None, fw)]
+    wanted = [fw for fw in variants.FRAMEWORKS if focus in (None, fw)]
+    # Each one probes its sources (a second or so for a TLS handshake): at the same time, not one after another.
+    with ThreadPoolExecutor(max_workers=len(wanted) or 1) as pool:
+        return list(pool.map(lambda fw: recommendation(target, fw), wanted))
 
 
 def gpu_install(facts: Facts, framework: str) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from dldoctor.errors import ExitCode
 from dldoctor.setup.plan import Plan
 
 #: Called with a line of progress for people (the CLI prints it; tests collect it).
@@ -74,7 +75,57 @@ class SetupResult:
                 "activate": self.install.activate, "details": self.install.details,
             },
             "smoke": self.smoke,
+            "verdict": self.verdict,
         }
+
+    @property
+    def verdict(self) -> str:
+        """"planned" (--dry-run), "locked" (--lock-only), "not-verified" (--no-verify), else the smoke test's:
+        "pass", "fail", "no-accelerator" (the same for every backend), "skipped"."""
+        if self.install is None:
+            return "locked" if self.lock is not None else "planned"
+        if self.smoke is None:
+            return "not-verified"
+        return str(self.smoke.get("verdict") or "fail")
+
+    def exit_code(self) -> ExitCode:
+        """One exit code per verdict, whichever backend built it (no accelerator: 7, as `smoke`)."""
+        if self.verdict == "no-accelerator":
+            return ExitCode.NO_ACCELERATOR
+        return ExitCode.FINDINGS if self.verdict == "fail" else ExitCode.OK
+
+    def installed_framework(self) -> str | None:
+        """"torch 2.13.0+cpu (cpu)": what the built environment holds (read from it), else what the smoke test saw."""
+        if self.install is not None:
+            found = self.install.details.get("framework")
+            if isinstance(found, dict) and found.get("version"):
+                build = found.get("build")
+                return f"{found.get('name')} {found['version']}" + (f" ({build})" if build else "")
+        if self.smoke and self.smoke.get("framework_version"):
+            return f"{self.smoke.get('framework')} {self.smoke['framework_version']}"
+        return None
+
+    def verify_line(self) -> str:
+        """What the smoke test said, in a few words."""
+        smoke = self.smoke
+        if smoke is None:
+            return "not verified (--no-verify)"
+        verdict = smoke.get("verdict")
+        if verdict == "pass":
+            return "smoke passed" + ("" if smoke.get("accelerator") else " (CPU only)")
+        if verdict == "skipped":
+            return f"smoke skipped ({smoke.get('reason')})"
+        if verdict == "no-accelerator":
+            return "smoke found no accelerator (it ran on the CPU)"
+        failed = [f["message"] for f in smoke.get("findings") or [] if f.get("severity") == "error"]
+        return "smoke FAILED" + (f": {failed[0]}" if failed else "")
+
+    def ready_line(self) -> str:
+        """The last line of a setup: what was installed, where, and what the smoke test said."""
+        assert self.install is not None
+        what = self.installed_framework() or self.plan.framework
+        said = self.verify_line()
+        return f"Ready: {what} in {self.install.location} — {said}"
 
 
 def run_setup(plan: Plan, backend: Backend, progress: Progress, *, dry_run: bool = False,
@@ -90,4 +141,5 @@ def run_setup(plan: Plan, backend: Backend, progress: Progress, *, dry_run: bool
     result.install = backend.install(plan, result.lock, progress)
     if verify:
         result.smoke = backend.verify(plan, result.install, progress)
+        progress(f"verify: {result.verify_line()}")
     return result

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError
+from dldoctor.setup.progress import report_count
 from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ class _Reporter:
         self.linked = 0
 
     def on_link_start(self, operation: int, package_name: str) -> int:
-        self.progress(f"linking {package_name}")
+        self.progress(f"install: linking {package_name}")
         return operation
 
     def on_link_complete(self, index: int) -> None:
@@ -203,7 +204,7 @@ def install_from_lock(packages: list[LockedDependency], prefix: Path, *, platfor
         clean_leftovers(prefix, progress)
         _refuse_foreign(prefix)
         if installed_matches(prefix, packages):
-            progress(f"{prefix} already matches the lock")
+            progress(f"install: {prefix} already matches the lock")
             return InstallOutcome(prefix, False, 0, len(packages), time.monotonic() - started)
         uncached = [p for p in packages if not _verified(_cache_path(cache, p), (p.hash.sha256 or "").lower())]
         total = download_bytes if download_bytes is not None else 0
@@ -212,8 +213,9 @@ def install_from_lock(packages: list[LockedDependency], prefix: Path, *, platfor
         archives = []
         for i, pkg in enumerate(packages, 1):
             path, fetched = fetch_package(pkg, cache)
-            progress(f"[{i}/{len(packages)}] {'downloaded' if fetched else 'cached'} {pkg.name} {pkg.version} "
-                     f"({_mb(path.stat().st_size)}), sha256 verified")
+            report_count(progress, "download", i, len(packages),
+                         f"{'downloaded' if fetched else 'cached'} {pkg.name} {pkg.version} "
+                         f"({_mb(path.stat().st_size)}), sha256 verified")
             archives.append((path, pkg))
         records = [_record(path, pkg) for path, pkg in archives]
         staging = staging_path(prefix)
@@ -224,7 +226,7 @@ def install_from_lock(packages: list[LockedDependency], prefix: Path, *, platfor
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        progress(f"installed {len(packages)} packages into {prefix}")
+        progress(f"install: installed {len(packages)} packages into {prefix}")
         return InstallOutcome(prefix, True, len(uncached), len(packages), time.monotonic() - started)
 
 

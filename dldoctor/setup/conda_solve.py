@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import shutil
 import tempfile
 import time
@@ -102,8 +103,9 @@ def download_size(lock: Lockfile, platform: str) -> int | None:
 
 
 def lock_platforms(specs: list[PlatformSpec], out_dir: Path, *, update: bool, cache_dir: Path,
-                   timeout_s: float = SOLVE_TIMEOUT_S) -> LockOutcome:
-    """Write `out_dir/conda-lock.yml` for `specs`, re-solving only the platforms whose input changed."""
+                   timeout_s: float = SOLVE_TIMEOUT_S, locked: bool = False) -> LockOutcome:
+    """Write `out_dir/conda-lock.yml` for `specs`, re-solving only the platforms whose input changed
+    (`locked`: refuse to, naming what is stale)."""
     path = out_dir / LOCK_NAME
     hashes = {s.platform: s.input_hash() for s in specs}
     previous: Lockfile | None = None
@@ -117,6 +119,12 @@ def lock_platforms(specs: list[PlatformSpec], out_dir: Path, *, update: bool, ca
                 check_integrity(previous, path, spec.platform)
                 keep.append(spec.platform)
     todo = [s for s in specs if s.platform not in keep]
+    if locked and (todo or previous is None or set(previous.metadata.platforms) != set(hashes)):
+        from dldoctor.setup.plan import stale_lock
+
+        why = "there is no lock yet" if previous is None else \
+            f"the input of {', '.join(s.platform for s in todo) or 'its platforms'} changed"
+        raise stale_lock(path, why)
     if not todo and previous is not None and set(previous.metadata.platforms) == set(hashes):
         return LockOutcome(path, hashes, tuple(keep), {}, _counts(previous, list(hashes)), _sizes(previous, list(hashes)))
     solved, timings = solve(todo, cache_dir=cache_dir, timeout_s=timeout_s)
@@ -147,6 +155,7 @@ def solve(specs: list[PlatformSpec], *, cache_dir: Path, timeout_s: float = SOLV
         started = time.monotonic()
         virtual = [rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString(b))
                    for n, v, b in spec.virtual_packages]
+        failed: str | None = None
         try:
             records = await rattler.solve(
                 [rattler.Channel(c) for c in spec.channels], list(spec.specs), gateway=gateway,
@@ -155,7 +164,9 @@ def solve(specs: list[PlatformSpec], *, cache_dir: Path, timeout_s: float = SOLV
                 timestamp_policy="allow-missing",
             )
         except SolverError as exc:
-            raise TargetError(_solver_message(spec, str(exc))) from exc
+            failed = _solver_message(spec, str(exc))
+        if failed is not None:
+            raise TargetError(failed)  # raised outside the except: no reference to rattler's error survives
         timings[spec.platform] = time.monotonic() - started
         return spec.platform, list(records)
 
@@ -163,18 +174,37 @@ def solve(specs: list[PlatformSpec], *, cache_dir: Path, timeout_s: float = SOLV
         gateway = rattler.Gateway(cache_dir=cache_dir / "repodata", show_progress=False)
         return list(await asyncio.gather(*(one(gateway, s) for s in specs)))
 
+    # rattler's exceptions are never chained onto dldoctor's: one kept alive until the interpreter shuts
+    # down is dropped by a finalizing runtime, which aborts ("PyGILState_Release ... finalizing") instead of
+    # exiting with the error's code.
+    failure: DldoctorError | None = None
     try:
         results = asyncio.run(asyncio.wait_for(everything(), timeout_s))
-    except asyncio.TimeoutError as exc:
-        raise TimeoutExpired(f"solving the conda environment took longer than {timeout_s:.0f}s") from exc
+    except asyncio.TimeoutError:
+        failure = TimeoutExpired(f"solving the conda environment took longer than {timeout_s:.0f}s")
     except GatewayError as exc:
-        detail = " ".join(str(exc).split())[:300]
-        raise UnavailableError(f"cannot read the conda channel {', '.join(specs[0].channels)}: {detail}") from exc
-    except DldoctorError:
-        raise
+        failure = UnavailableError(channel_error(specs[0].channels, str(exc)))
+    except DldoctorError as exc:
+        failure = type(exc)(exc.message)
     except Exception as exc:  # noqa: BLE001  (rattler raises many unrelated types: one clear line instead)
-        raise TargetError(f"the conda solve failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}") from exc
+        failure = TargetError(f"the conda solve failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+    if failure is not None:
+        raise failure
     return dict(results), timings
+
+
+#: What to do when a channel cannot be read: the next step, always named.
+CHANNEL_NEXT_STEP = ("give --channel URL (a reachable mirror, or a local channel folder), "
+                     "or use --backend venv (wheels from a package index)")
+
+
+def channel_error(channels: tuple[str, ...], chain: str) -> str:
+    """rattler's "X Caused by: Y Caused by: Z" chain as one line: the channel, the URL's host, the root cause."""
+    parts = [" ".join(p.split()) for p in re.split(r"\s*Caused by:\s*", chain) if p.strip()]
+    root = parts[-1] if parts else "no answer"
+    url = re.search(r"https?://([^/\s)]+)", chain)
+    where = f"{url.group(1)}: " if url else ""
+    return f"cannot read the conda channel {', '.join(channels)} ({where}{root[:200]}): {CHANNEL_NEXT_STEP}"
 
 
 def _solver_message(spec: PlatformSpec, detail: str) -> str:
@@ -186,6 +216,9 @@ def _solver_message(spec: PlatformSpec, detail: str) -> str:
     elif "__cuda" in detail and "__cuda" in names:
         cuda = next(v for n, v, _ in spec.virtual_packages if n == "__cuda")
         hint = f" The target driver supports CUDA {cuda}; choose a --variant it can run."
+    if not hint:
+        hint = (" The channel may not publish this release or build yet: ask for another release "
+                "(pytorch==X.Y), --channel URL, or --backend venv.")
     detail = " ".join(detail.split())
     return f"no {spec.platform} environment satisfies {', '.join(spec.specs)}.{hint} (solver: {detail[:400]})"
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from dldoctor.errors import InputError, UsageError
 from dldoctor.knowledge import vocabulary
-from dldoctor.setup.plan import Plan
+from dldoctor.setup.plan import COMPANIONS, Plan
 
 CONDA_FORGE = "conda-forge"
 ENVS_DIR = Path(__file__).resolve().parent.parent / "templates" / "envs"  # ../envs in a checkout (a link), packaged in a wheel
@@ -101,7 +101,7 @@ def _cuda_version_pin(plan: Plan) -> str:
 
 
 def _pins(plan: Plan, gpu: bool) -> list[str]:
-    version = _version_glob(plan.version)
+    version = _version_glob(plan.release)
     pinned = vocabulary.names(plan.framework).conda_build_package
     lines = [f"{name}={version}" for name in _VERSION_FOLLOWERS.get(plan.framework, ())]
     if gpu:
@@ -129,11 +129,12 @@ def render_spec(plan: Plan, name: str | None = None) -> str:
             continue
         selector = "" if len(platforms) == len(plan.platforms) else f"  # [{_selector(platforms, plan.platforms)}]"
         pin_lines += [f"  - {line}{selector}" for line in _pins(plan, gpu)]
+    pin_lines += [f"  - {name}" for name in COMPANIONS.get(plan.framework, ())]
     why = ""
     if gpu_platforms and cpu_platforms:
         why = f"\n# {', '.join(cpu_platforms)}: no CUDA builds are published there, so those platforms get the CPU build."
     return template.substitute(
-        release=plan.version or "(newest)", python=plan.python, variant=plan.variant, why=why,
+        release=plan.release or "(newest)", python=plan.python, variant=plan.variant, why=why,
         name=name or f"{plan.framework}-{plan.variant}",
         channels=f"  - {channel_url(plan.channel)}",
         pins="\n".join(pin_lines),
@@ -198,7 +199,8 @@ def virtual_packages(plan: Plan, platform: str) -> tuple[tuple[str, str, str], .
     system, _, arch = platform.partition("-")
     found: list[tuple[str, str, str]] = []
     if system == "linux":
-        found += [("__unix", "0", "0"), ("__linux", _DEFAULT_LINUX, "0"), ("__glibc", plan.glibc or _DEFAULT_GLIBC, "0")]
+        found += [("__unix", "0", "0"), ("__linux", plan.kernel or _DEFAULT_LINUX, "0"),
+                  ("__glibc", plan.glibc or _DEFAULT_GLIBC, "0")]
     elif system == "osx":
         found += [("__unix", "0", "0"), ("__osx", _DEFAULT_OSX.get(platform, "11.0"), "0")]
     elif system == "win":

@@ -130,5 +130,5 @@ class DockerBackend:
                 client.close()
         progress(f"verify: smoke test in {installed.location}")
         result, _code = smoke_command(plan.framework, image=installed.location,
-                                      quick=True, allow_cpu=plan.kind == "cpu")
+                                      quick=True, allow_cpu=plan.kind == "cpu", progress=progress)
         return result

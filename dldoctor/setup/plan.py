@@ -22,6 +22,10 @@ from dldoctor.snapshot.facts import Facts
 from dldoctor.variants.choice import variant_kind
 
 BACKENDS = ("conda", "venv", "docker")
+LOCK_MODES = ("auto", "locked", "frozen")
+#: What each framework expects to find beside it, in every backend (torch warns "Failed to initialize NumPy"
+#: on every import without numpy; TensorFlow and JAX need it too). Same names on PyPI and conda-forge.
+COMPANIONS = {"pytorch": ("numpy",), "tensorflow": ("numpy",), "jax": ("numpy",)}
 _VARIANT_RE = re.compile(r"^(auto|cpu|cuda(\d+)(\.\d+)?|rocm(\d+(?:\.\d+)*))$")
 
 
@@ -30,7 +34,7 @@ class SetupRequest:
     """What the person asked for, as given on the command line."""
 
     framework: str  # "pytorch", "pytorch==2.5", "tensorflow", "jax"
-    backend: str = "conda"
+    backend: str = "conda"  # "auto": the one that can work here (setup.backends.plan_with_usable_backend)
     variant: str = "auto"
     python: str | None = None  # "3.11"
     platforms: tuple[str, ...] = ()
@@ -43,6 +47,9 @@ class SetupRequest:
     cuda: str | None = None  # lock for a machine whose driver supports this CUDA
     force: bool = False
     update: bool = False
+    #: "auto" (re-solve when the input changed), "locked" (fail when the lock is stale), "frozen" (install the
+    #: existing lock as it is, no solve), as uv and pixi name them.
+    lock_mode: str = "auto"
     #: Backend-specific options (docker: tag, base_image, docker_platform, dockerfile_only).
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -71,6 +78,14 @@ class Plan:
     options: dict[str, Any] = field(default_factory=dict)
     #: The CUDA an image must require of its host (NVIDIA_REQUIRE_CUDA); never more than the planned host's driver has.
     require_cuda: str | None = None
+    #: The target machine's Linux kernel as X.Y[.Z] (the snapshot's; conda's `__linux`), None when unknown.
+    kernel: str | None = None
+    lock_mode: str = "auto"  # see SetupRequest.lock_mode
+
+    @property
+    def release(self) -> str | None:
+        """The release every backend pins: the requested or chosen one, else the newest dldoctor knows."""
+        return self.version or variants.newest(self.framework)
 
     @property
     def kind(self) -> str:
@@ -95,7 +110,8 @@ class Plan:
             "index_url": self.index_url, "prefix": str(self.prefix), "out_dir": str(self.out_dir),
             "cuda_driver_version": self.cuda_driver_version, "capabilities": list(self.capabilities),
             "gfx_targets": list(self.gfx_targets), "reasons": [{"choice": c, "why": w} for c, w in self.reasons],
-            "forced": self.forced, "require_cuda": self.require_cuda,
+            "forced": self.forced, "require_cuda": self.require_cuda, "release": self.release,
+            "kernel": self.kernel,
         }
 
 
@@ -135,9 +151,27 @@ def default_platform(facts: Facts) -> str:
             "ppc64le": "linux-ppc64le"}.get(arch, f"linux-{arch}")
 
 
+def kernel_version(text: str | None) -> str | None:
+    """A kernel release as conda's `__linux` wants it: "6.8.0-1015-aws" -> "6.8.0", "5.15" -> "5.15"."""
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", (text or "").strip())
+    if match is None:
+        return None
+    return ".".join(g for g in match.groups() if g is not None)
+
+
 def default_prefix(framework: str, backend: str) -> Path:
     data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(data) / "dldoctor" / "envs" / f"{framework}-{backend}"
+
+
+def stale_lock(path: Path, why: str) -> UsageError:
+    """The error of `--locked` when the lock no longer answers the plan."""
+    return UsageError(f"{path} is stale ({why}) and --locked forbids re-solving it: run without --locked to update "
+                      "the lock (then commit it), or --frozen to install it as it is")
+
+
+def missing_lock(path: Path) -> UsageError:
+    return UsageError(f"--frozen installs an existing lock, and there is no {path}: run once without --frozen to make it")
 
 
 def with_reason(plan: Plan, choice: str, why: str) -> Plan:
@@ -162,6 +196,10 @@ def _choose(target: variants.Target, framework: str, version: str | None, reques
 
 def make_plan(facts: Facts, request: SetupRequest) -> Plan:
     """Choose everything the setup needs and say why; refuse what cannot work unless forced."""
+    if request.lock_mode not in LOCK_MODES:
+        raise UsageError(f"lock mode {request.lock_mode!r}: choose {', '.join(LOCK_MODES)}")
+    if request.lock_mode != "auto" and request.update:
+        raise UsageError(f"--{request.lock_mode} keeps the lock as it is; --update re-solves it: choose one")
     framework, version = parse_framework(request.framework)
     if request.backend not in BACKENDS:
         raise UsageError(f"--backend {request.backend!r}: choose {', '.join(BACKENDS)}")
@@ -192,7 +230,9 @@ def make_plan(facts: Facts, request: SetupRequest) -> Plan:
         extra_index_urls=request.extra_index_urls, find_links=request.find_links, prefix=prefix,
         out_dir=request.out_dir, cuda_driver_version=target.cuda_driver, capabilities=target.capabilities,
         gfx_targets=target.gfx, glibc=target.glibc, reasons=tuple(reasons), forced=request.force,
-        update=request.update, options=dict(request.options), require_cuda=require_cuda,
+        update=request.update, options=dict(request.options), require_cuda=require_cuda, lock_mode=request.lock_mode,
+        kernel=kernel_version(facts.raw.get("host", {}).get("kernel") if isinstance(facts.raw.get("host"), dict)
+                              else None),
     )
 
 

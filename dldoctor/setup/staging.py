@@ -59,10 +59,10 @@ def clean_leftovers(prefix: Path, progress: Progress) -> None:
     if retired and not prefix.exists():
         # Killed between the two renames: the old environment is complete, put it back.
         retired[-1].rename(prefix)
-        progress(f"restored {prefix} (an earlier install was interrupted)")
+        progress(f"install: restored {prefix} (an earlier install was interrupted)")
         retired = retired[:-1]
     for leftover in (*_siblings(prefix, _STAGING), *retired):
-        progress(f"removing {leftover.name} (left by an interrupted install)")
+        progress(f"install: removing {leftover.name} (left by an interrupted install)")
         shutil.rmtree(leftover, ignore_errors=True)
 
 

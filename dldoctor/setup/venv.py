@@ -35,9 +35,11 @@ from typing import Any
 from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError, UsageError
 from dldoctor.knowledge import vocabulary
 from dldoctor.output import is_stamped, stamped, write_owned
-from dldoctor.runner import CommandResult, Runner
+from dldoctor.runner import CommandResult, LineCallback, Runner
 from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
-from dldoctor.setup.plan import Plan
+from dldoctor.setup.installed import from_venv
+from dldoctor.setup.plan import Plan, missing_lock, stale_lock
+from dldoctor.setup.progress import report_count
 from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
 from dldoctor.setup.wheels import (
     LOCK_NAME,
@@ -98,6 +100,8 @@ class VenvBackend:
     def write_spec(self, plan: Plan, progress: Progress) -> SpecResult:
         """requirements.in: the requirement and the sources, readable, written whole."""
         path = plan.out_dir / SPEC_NAME
+        if plan.lock_mode != "auto":
+            return SpecResult(files=(path,))  # --locked / --frozen: the lock decides, nothing is written
         text = stamped(render_spec(plan, requirement_lines(plan), plan_sources(plan, self.torch_index)))
         # Never over a file edited by hand (its stamp no longer matches) nor through a link.
         write_owned(path, text, ours=is_stamped, make_parents=True)
@@ -123,6 +127,21 @@ class VenvBackend:
         target = target_platform(plan)
         wanted = input_hash(plan, requirements, sources, target)
         path = plan.out_dir / LOCK_NAME
+        if plan.lock_mode == "frozen":
+            if not path.is_file():
+                raise missing_lock(path)
+            text = path.read_text(encoding="utf-8")
+            packages = parse_requirements_lock(text)
+            progress(f"lock: {path} as it is ({len(packages)} packages, --frozen)")
+            return LockResult(path=path, input_hash=read_lock_header(text).get("input-hash", ""), reused=True,
+                              packages=len(packages), details={"frozen": True, "platform": target.name})
+        if plan.lock_mode == "locked":
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            if not text:
+                raise stale_lock(path, "there is no lock yet")
+            if read_lock_header(text).get("input-hash") != wanted:
+                raise stale_lock(path, "the plan's requirements, sources, Python or platform changed since it was "
+                                       "solved")
         if path.is_file() and not plan.update:
             text = path.read_text(encoding="utf-8")
             header = read_lock_header(text)
@@ -132,7 +151,7 @@ class VenvBackend:
                 return LockResult(path=path, input_hash=wanted, reused=True, packages=len(packages),
                                   details={"resolver": header.get("resolved-by"), "platform": target.name})
         tool = self._tool()
-        progress(f"lock: resolving {' '.join(requirements)} for Python {plan.python} on {target.uv} with {tool[0]} "
+        progress(f"solve: resolving {' '.join(requirements)} for Python {plan.python} on {target.uv} with {tool[0]} "
                  f"({sources.describe()})")
         with tempfile.TemporaryDirectory(prefix="dldoctor-lock-") as work:
             req_in = Path(work) / SPEC_NAME
@@ -148,7 +167,7 @@ class VenvBackend:
         if warning:
             progress(f"warning: {warning} (kept: --force)")
         header = {
-            "framework": f"{plan.framework} {plan.version or 'newest'}, variant {plan.variant}",
+            "framework": f"{plan.framework} {plan.release or 'newest'}, variant {plan.variant}",
             "python": plan.python, "platform": f"{target.name} ({target.uv})", "input-hash": wanted,
             "resolved-by": tool[2], "packages": str(len(packages)),
         }
@@ -214,7 +233,7 @@ class VenvBackend:
                     and os.access(python_in, os.X_OK):
                 progress(f"install: {prefix} already holds this lock")
                 return InstallResult(location=str(prefix), python=python_in, changed=False, activate=activate,
-                                     details={"installer": None})
+                                     details={"installer": None, "framework": _found(prefix, plan)})
             if prefix.exists() and not (prefix / "pyvenv.cfg").is_file() and any(prefix.iterdir()):
                 raise OutputError(f"{prefix} exists and is not a virtual environment: refusing to replace it "
                                   "(choose another --prefix)")
@@ -226,7 +245,7 @@ class VenvBackend:
                 progress(f"install: creating a Python {plan.python} venv at {staging}")
                 self._make_venv(base_python, staging, prefix.name, need_pip=tool[0] == "pip")
                 progress(f"install: {lock.packages} packages with {tool[0]} (hashes required)")
-                self._install_lock(tool, staging, lock.path)
+                self._install_lock(tool, staging, lock.path, _InstallWatcher(progress, lock.packages))
                 _relocate_scripts(staging, prefix)
                 (staging / MARKER).write_text(lock_digest + "\n")
                 swap_into(staging, prefix)
@@ -235,7 +254,7 @@ class VenvBackend:
                 raise
         progress(f"install: {prefix} is ready")
         return InstallResult(location=str(prefix), python=python_in, changed=True, activate=activate,
-                             details={"installer": tool[2]})
+                             details={"installer": tool[2], "framework": _found(prefix, plan)})
 
     def _make_venv(self, base_python: str, staging: Path, prompt: str, need_pip: bool) -> None:
         # --prompt: the shell prompt names the final folder, not the staging one.
@@ -248,15 +267,16 @@ class VenvBackend:
         if not done.ok:
             raise TargetError(f"cannot create a virtual environment with {base_python}: {done.describe_failure()}")
 
-    def _install_lock(self, tool: tuple[str, list[str], str], staging: Path, lock_path: Path) -> None:
+    def _install_lock(self, tool: tuple[str, list[str], str], staging: Path, lock_path: Path,
+                      watcher: _InstallWatcher | None = None) -> None:
         venv_python = str(staging / "bin" / "python")
         if tool[0] == "uv":
             argv = [*tool[1], "pip", "install", "--python", venv_python, "--require-hashes", "--no-deps", "--no-config",
-                    "--only-binary", ":all:", "--index-strategy", "unsafe-best-match", "--quiet", "-r", str(lock_path)]
+                    "--only-binary", ":all:", "--index-strategy", "unsafe-best-match", "-r", str(lock_path)]
         else:
             argv = [venv_python, "-m", "pip", "install", "--require-hashes", "--no-deps", "--only-binary=:all:",
-                    "--no-input", "--disable-pip-version-check", "--quiet", "-r", str(lock_path)]
-        done = self._run(argv, self.install_timeout_s, "installing")
+                    "--no-input", "--disable-pip-version-check", "--progress-bar", "off", "-r", str(lock_path)]
+        done = self._run(argv, self.install_timeout_s, "installing", on_line=watcher)
         if done.ok:
             return
         text = (done.stderr + done.stdout).lower()
@@ -287,15 +307,11 @@ class VenvBackend:
     def verify(self, plan: Plan, installed: InstallResult, progress: Progress) -> dict[str, Any]:
         """The smoke test, run by the new environment's interpreter."""
         from dldoctor.smoke.command import smoke_command
-        from dldoctor.smoke.run import SmokeNoAccelerator
 
         framework = vocabulary.names(plan.framework).import_name or plan.framework
         progress(f"verify: dldoctor smoke --framework {framework} --python {installed.python} --quick")
-        try:
-            result, _code = smoke_command(framework, python=installed.python, quick=True, allow_cpu=plan.kind == "cpu")
-        except SmokeNoAccelerator as exc:
-            progress(f"verify: {exc.message}")
-            return exc.result
+        result, _code = smoke_command(framework, python=installed.python, quick=True, allow_cpu=plan.kind == "cpu",
+                                      progress=progress)
         return result
 
     # ---- tools --------------------------------------------------------------------------------------------
@@ -323,13 +339,60 @@ class VenvBackend:
             raise UnavailableError(f"neither uv nor pip is usable here: {done.describe_failure()}")
         return "pip", [sys.executable, "-m", "pip"], " ".join(done.stdout.split()[:2])
 
-    def _run(self, argv: Sequence[str], timeout_s: float, what: str) -> CommandResult:
+    def _run(self, argv: Sequence[str], timeout_s: float, what: str,
+             on_line: LineCallback | None = None) -> CommandResult:
         env = {k: v for k, v in self.runner.env.items() if k not in _SOURCE_ENV}
         env["PIP_CONFIG_FILE"] = os.devnull  # pip reads no config file: the lock names every source
-        done = Runner(env=env).run(argv, timeout_s=timeout_s)
+        done = Runner(env=env).run(argv, timeout_s=timeout_s, on_line=on_line)
         if done.timed_out:
             raise TimeoutExpired(f"{what} ran past {timeout_s:.0f}s: {' '.join(argv[:4])} ...")
         return done
+
+
+class _InstallWatcher:
+    """uv's or pip's output, line by line, as download and install counts (what they report without a terminal:
+    uv its "Prepared N packages" / "Installed N packages" / " + name==version" lines, pip "Collecting",
+    "Processing", "Downloading X (12.3 MB)" and "Installing collected packages")."""
+
+    _SUMMARY = re.compile(r"^(Prepared|Installed|Resolved|Audited) (\d+) packages? in (\S+)")
+    _PIP_FETCH = re.compile(r"^(?:Collecting|Processing) (\S+)")
+    _PIP_SIZE = re.compile(r"^\s*Downloading (\S+) \(([^)]+)\)")
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress, self.total = progress, total
+        self.fetched = 0
+        self.installed = 0
+
+    def __call__(self, _stream: str, line: str) -> None:
+        text = line.rstrip()
+        summary = self._SUMMARY.match(text)
+        if summary:
+            verb, n, took = summary.groups()
+            step = "download" if verb == "Prepared" else "install"
+            if verb in ("Prepared", "Installed"):
+                report_count(self.progress, step, int(n), self.total, f"{verb.lower()} {n} packages in {took}")
+            return
+        if text.startswith(" + "):
+            self.installed += 1
+            report_count(self.progress, "install", self.installed, self.total, text[3:].strip())
+            return
+        fetch = self._PIP_FETCH.match(text)
+        if fetch:
+            self.fetched += 1
+            report_count(self.progress, "download", self.fetched, self.total, Path(fetch.group(1)).name[:80])
+            return
+        size = self._PIP_SIZE.match(text)
+        if size:
+            report_count(self.progress, "download", self.fetched, self.total, f"{size.group(1)} ({size.group(2)})")
+            return
+        if text.startswith("Installing collected packages:"):
+            names = text.partition(":")[2].strip()
+            report_count(self.progress, "install", 0, self.total, names[:80])
+
+
+def _found(prefix: Path, plan: Plan) -> dict[str, str | None] | None:
+    found = from_venv(prefix, plan.framework)
+    return found.to_json() if found else None
 
 
 def _lock_error(plan: Plan, target: TargetPlatform, done: CommandResult) -> Exception:
@@ -347,8 +410,9 @@ def _lock_error(plan: Plan, target: TargetPlatform, done: CommandResult) -> Exce
         reason = (cause.group(0) if cause else network[-1][:160]) + (f" at {url.group(0).rstrip('/:.,')}" if url else "")
         return UnavailableError(f"cannot reach the package sources ({reason}): check the network, or give "
                                 "--index-url/--find-links for a mirror or a local wheel folder")
-    return TargetError(f"no {plan.framework} {plan.version or ''} {plan.variant} wheels for Python {plan.python} on "
-                       f"{target.uv}: {reason}".replace("  ", " "))
+    return TargetError(f"no {plan.framework} {plan.release or ''} {plan.variant} wheels for Python {plan.python} on "
+                       f"{target.uv}: {reason}; ask for another release (pytorch==X.Y), --python or --variant, "
+                       "or give --index-url/--find-links for a mirror or a wheel folder that has it".replace("  ", " "))
 
 
 def _resolver_reason(text: str) -> str:
@@ -438,9 +502,9 @@ def _clean_legacy_staging(prefix: Path, progress: Progress) -> None:
             continue
         if match.group(1) == "old" and not prefix.exists():
             leftover.rename(prefix)
-            progress(f"restored {prefix} (an earlier install was interrupted)")
+            progress(f"install: restored {prefix} (an earlier install was interrupted)")
             continue
-        progress(f"removing {leftover.name} (left by an interrupted install)")
+        progress(f"install: removing {leftover.name} (left by an interrupted install)")
         shutil.rmtree(leftover, ignore_errors=True)
 
 

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlparse
 from dldoctor import __version__, output
 from dldoctor.errors import TargetError, UsageError
 from dldoctor.probes.frameworks import canonical as canonical_name
-from dldoctor.setup.plan import Plan
+from dldoctor.setup.plan import COMPANIONS, Plan
 
 PYPI = "https://pypi.org/simple"
 TORCH_INDEX = "https://download.pytorch.org/whl"
@@ -93,13 +93,18 @@ def plan_sources(plan: Plan, torch_index: str | None = None) -> Sources:
     finds = tuple(_absolute_link(f) for f in plan.find_links)
     overridden = bool(plan.index_url or plan.extra_index_urls or plan.find_links)
     if not overridden:
-        if plan.framework == "pytorch":
-            return Sources(f"{torch_index_base(torch_index)}/{plan.torch_index_variant}")
-        return Sources(PYPI)
+        return Sources(default_index(plan.framework, plan.torch_index_variant, torch_index))
     index: str | None = plan.index_url or PYPI
     if index is not None and index.strip().lower() in NO_INDEX:
         index = None
     return Sources(index, tuple(plan.extra_index_urls), finds)
+
+
+def default_index(framework: str, torch_variant: str, torch_index: str | None = None) -> str:
+    """The index a framework's wheels come from when no source is given: PyTorch's variant index, else PyPI."""
+    if framework == "pytorch":
+        return f"{torch_index_base(torch_index)}/{torch_variant}"
+    return PYPI
 
 
 def _absolute_link(link: str) -> str:
@@ -125,14 +130,19 @@ def newest_torch() -> str:
 
 
 def requirement_lines(plan: Plan) -> list[str]:
-    """The top-level requirements for the plan's framework and variant.
+    """The top-level requirements: the framework's build, then what it expects beside it (numpy)."""
+    return [*_framework_lines(plan), *COMPANIONS.get(plan.framework, ())]
+
+
+def _framework_lines(plan: Plan) -> list[str]:
+    """The framework's requirement for the plan's release and variant.
 
     torch is always pinned: an unpinned `torch` on Linux can resolve to a
     multi-GB CUDA build from PyPI whatever variant was planned.
     """
     if plan.framework == "pytorch":
-        return [f"torch{pin(plan.version or newest_torch())}"]
-    version = pin(plan.version) if plan.version else ""
+        return [f"torch{pin(plan.release or newest_torch())}"]
+    version = pin(plan.release) if plan.release else ""
     if plan.framework == "jax":
         if plan.kind == "rocm":
             raise UsageError("the venv backend has no JAX ROCm build (AMD publishes it as a container: use --backend docker)")

@@ -8,7 +8,7 @@ draws the human table; `command.py` is what the CLI calls.
 from __future__ import annotations
 
 from dldoctor.smoke.render import render_smoke
-from dldoctor.smoke.run import RESULT_KEYS, SCHEMA, SmokeNoAccelerator, run_smoke
+from dldoctor.smoke.run import RESULT_KEYS, SCHEMA, no_accelerator_message, run_smoke
 from dldoctor.smoke.target import (
     HostAccelerators,
     SmokeOptions,
@@ -21,11 +21,11 @@ __all__ = [
     "RESULT_KEYS",
     "SCHEMA",
     "HostAccelerators",
-    "SmokeNoAccelerator",
     "SmokeOptions",
     "SmokeTarget",
     "build_invocation",
     "docker_device_flags",
+    "no_accelerator_message",
     "render_smoke",
     "run_smoke",
 ]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from dldoctor.errors import (
     ExitCode,
-    NoAcceleratorError,
     TargetError,
     TimeoutExpired,
     UnavailableError,
@@ -74,14 +74,15 @@ def run_smoke(
     *,
     runner: Runner | None = None,
     host: HostAccelerators | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the smoke test in `target` and return the `dldoctor.smoke/1` result.
 
-    Returns when the tests ran (result["exit_code"] says whether they all
-    passed). Raises TargetError when the target cannot run the payload or lacks
-    the framework, TimeoutExpired when the whole run passes its time limit,
-    NoAcceleratorError (carrying `.result`) when only a CPU was found and
-    `options.allow_cpu` is false.
+    Returns when the tests ran: result["verdict"] is "pass", "fail" or
+    "no-accelerator" (only a CPU was found and `options.allow_cpu` is false),
+    and result["exit_code"] the matching code. Raises TargetError when the
+    target cannot run the payload or lacks the framework, TimeoutExpired when
+    the whole run passes its time limit.
     """
     runner = runner or Runner()
     host = host or HostAccelerators.detect()
@@ -92,17 +93,25 @@ def run_smoke(
     started = time.monotonic()
     if target.kind == "python" and target.value and options.effective_timeout_s > INTERPRETER_ANSWER_S:
         _answers(runner, target.value, INTERPRETER_ANSWER_S)
+    if progress is not None:
+        progress(f"smoke: starting {target.describe()}")
+
+    def on_line(stream: str, line: str) -> None:
+        if progress is not None and stream == "stderr" and line.startswith(PROGRESS_MARKER):
+            progress(f"smoke: {line[len(PROGRESS_MARKER):].strip()[:160]}")
+
     done = runner.run(
         invocation.argv,
         timeout_s=options.effective_timeout_s,
         extra_env=extra_env,
         stdin_text=invocation.stdin_text,
+        on_line=on_line if progress is not None else None,
     )
     payload = _payload_result(target, options, invocation, done, runner)
     result = assemble(payload, target, options, invocation)
     result["duration_s"] = round(time.monotonic() - started, 3)
-    if result["exit_code"] == ExitCode.NO_ACCELERATOR:
-        raise SmokeNoAccelerator(_no_accelerator_message(result), result)
+    if progress is not None:
+        progress(f"smoke: {result['verdict']} in {result['duration_s']:.1f}s")
     return result
 
 
@@ -117,14 +126,6 @@ def _answers(runner: Runner, python: str, timeout_s: float) -> None:
     if asked.timed_out:
         raise TimeoutExpired(f"--python {python} did not answer `print(sys.version_info[0])` within "
                              f"{timeout_s:.0f}s: it is not a working Python interpreter")
-
-
-class SmokeNoAccelerator(NoAcceleratorError):
-    """No accelerator, and --allow-cpu not given; `result` holds the CPU run."""
-
-    def __init__(self, message: str, result: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 def _last_progress(stderr: str) -> str | None:
@@ -293,7 +294,7 @@ def assemble(
     }
 
 
-def _no_accelerator_message(result: dict[str, Any]) -> str:
+def no_accelerator_message(result: dict[str, Any]) -> str:
     speed = next((s for d in result["devices"] for s in d.get("speed") or [] if s.get("gflops")), None)
     rate = f", {speed['gflops']:.1f} GFLOP/s fp32" if speed else ""
     return (

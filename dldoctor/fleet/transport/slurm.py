@@ -130,7 +130,7 @@ class SlurmTransport:
         srun = [*self._srun(nodes, 1, deadline_s), "--kill-on-bad-exit=0", "sh", "-c", NODE_SCRIPT,
                 "dldoctor-fleet", *argv]
         stream = _Stream(len(nodes), progress)
-        done = self.runner.run(srun, timeout_s=deadline_s, on_stdout=stream.feed,
+        done = self.runner.run(srun, timeout_s=deadline_s, on_line=stream.feed,
                                extra_env={"DLDOCTOR_FLEET_NODE_TIMEOUT": f"{node_timeout_s:g}"})
         elapsed = time.monotonic() - started
         tasks = _by_label(done.stdout)
@@ -212,23 +212,20 @@ class _Stream:
         self.total, self.progress = total, progress
         self.names: dict[str, str] = {}
         self.finished: dict[str, float] = {}
-        self._buffer = ""
         self._started = time.monotonic()
         self._lock = threading.Lock()
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, stream: str, line: str) -> None:
+        """The runner's line callback: srun's labelled stdout lines."""
+        match = _LABEL.match(line.rstrip("\r\n")) if stream == "stdout" else None
+        if not match:
+            return
+        label, text = match.groups()
         with self._lock:
-            self._buffer += chunk.decode(errors="replace")
-            *lines, self._buffer = self._buffer.split("\n")
-            for line in lines:
-                match = _LABEL.match(line)
-                if not match:
-                    continue
-                label, text = match.groups()
-                if text.startswith(NODE_MARK):
-                    self.names[label] = text[len(NODE_MARK):].strip()
-                elif text.startswith(EXIT_MARK):
-                    name = self.names.get(label, f"task {label}")
-                    self.finished[name] = time.monotonic() - self._started
-                    if self.progress is not None:
-                        self.progress(len(self.finished), self.total, name)
+            if text.startswith(NODE_MARK):
+                self.names[label] = text[len(NODE_MARK):].strip()
+            elif text.startswith(EXIT_MARK):
+                name = self.names.get(label, f"task {label}")
+                self.finished[name] = time.monotonic() - self._started
+                if self.progress is not None:
+                    self.progress(len(self.finished), self.total, name)
