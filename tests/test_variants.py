@@ -11,6 +11,7 @@ from packaging.version import Version
 
 from dldoctor import knowledge, variants
 from dldoctor.errors import UsageError
+from dldoctor.knowledge.pytorch import torch_release_variants
 from dldoctor.setup.docker_render import accelerator_env, choose_base_image
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan
 from dldoctor.snapshot.facts import Facts
@@ -174,7 +175,7 @@ def test_a_chosen_build_runs_and_no_newer_release_would(driver: Version, caps: l
     else:
         newer = releases
     for release in newer:
-        for build in knowledge.torch_release_variants(release):
+        for build in torch_release_variants(release):
             if build.kind == "cuda":
                 assert refusal(target, "pytorch", release, variants.setup_variant(build.name)) is not None, \
                     f"{release} {build.name} runs on {target} but {choice.release} {choice.variant} was chosen"

@@ -282,11 +282,11 @@ def _tensorflow_build_info(machine: Machine, dist: InstalledDist) -> dict[str, A
 
 def _tensorflow_has_windows_gpu_build(version: str) -> bool:
     """Whether TensorFlow `version` published a native-Windows GPU build (2.10 was the last); False when unknown."""
-    from dldoctor import knowledge
     from dldoctor.errors import DldoctorError
+    from dldoctor.knowledge.tensorflow import tensorflow_windows_gpu
 
     try:
-        return knowledge.tensorflow_windows_gpu(version) is True
+        return tensorflow_windows_gpu(version) is True
     except (DldoctorError, OSError):
         return False
 

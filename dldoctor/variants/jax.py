@@ -7,25 +7,27 @@ meets wins.
 
 from __future__ import annotations
 
-from dldoctor import knowledge
+from dldoctor.knowledge.cuda import min_driver
+from dldoctor.knowledge.jax import jax_cuda_majors, jax_cuda_requirements
+from dldoctor.knowledge.versions import parse_capability
 from dldoctor.variants.choice import Choice
 from dldoctor.variants.target import Target
 
 
 def _fit(target: Target, major: int) -> tuple[str, str | None, str | None]:
     """(CUDA, tier, why not) of JAX's CUDA `major` wheels on `target`."""
-    need = knowledge.jax_cuda_requirements(major)
+    need = jax_cuda_requirements(major)
     if need is None:
         return f"{major}.0", None, f"JAX publishes no CUDA {major} wheels"
     cuda = need.min_cuda or f"{major}.0"
-    floor_cc = knowledge.parse_capability(need.min_sm) if need.min_sm else None
-    low = [c for c in target.capabilities if floor_cc and (cc := knowledge.parse_capability(c)) and cc < floor_cc]
+    floor_cc = parse_capability(need.min_sm) if need.min_sm else None
+    low = [c for c in target.capabilities if floor_cc and (cc := parse_capability(c)) and cc < floor_cc]
     if low:
         return cuda, None, f"needs compute capability >= {need.min_sm}, found {', '.join(low)}"
     tier = target.tier(cuda)
     if tier is None:
-        floor = knowledge.min_driver(cuda, "minor", target.driver_os) or \
-            knowledge.min_driver(cuda, "full", target.driver_os)
+        floor = min_driver(cuda, "minor", target.driver_os) or \
+            min_driver(cuda, "full", target.driver_os)
         return cuda, None, f"needs driver >= {floor}, found {target.describe_driver()}"
     return cuda, tier, None
 
@@ -36,7 +38,7 @@ def choose(target: Target, release: str | None = None) -> Choice:
     if not target.nvidia_usable:
         return Choice("jax", rel, "cpu", f"JAX CPU: {target.no_gpu_reason}")
     passed: list[tuple[str, str]] = []
-    for major in knowledge.jax_cuda_majors():
+    for major in jax_cuda_majors():
         cuda, tier, why_not = _fit(target, major)
         if why_not is not None:
             passed.append((f"cuda{major}", why_not))

@@ -8,20 +8,21 @@ CPU build, with the reason.
 
 from __future__ import annotations
 
-from dldoctor import knowledge
+from dldoctor.knowledge.cuda import min_driver
+from dldoctor.knowledge.tensorflow import tensorflow_releases, tensorflow_requirements, tensorflow_windows_gpu
 from dldoctor.variants.choice import Choice, release_key
 from dldoctor.variants.target import Target
 
 
 def releases() -> list[str]:
     """Every TensorFlow release the knowledge base has a row for, newest first."""
-    return sorted(knowledge.tensorflow_releases(), key=release_key, reverse=True)
+    return sorted(tensorflow_releases(), key=release_key, reverse=True)
 
 
 def _gpu_platform(target: Target, release: str) -> str | None:
     """Why `release` has no GPU build for the target's platform, or None when it has one."""
     if target.os == "Windows":
-        if knowledge.tensorflow_windows_gpu(release):
+        if tensorflow_windows_gpu(release):
             return None
         return f"TensorFlow {release} has no GPU build on native Windows (use WSL2, or TensorFlow 2.10)"
     if target.os != "Linux" or target.arch not in ("x86_64", "amd64"):
@@ -31,7 +32,7 @@ def _gpu_platform(target: Target, release: str) -> str | None:
 
 def _fit(target: Target, release: str) -> tuple[str | None, str | None, str | None]:
     """(CUDA, tier, why not) of `release`'s GPU build on `target`."""
-    need = knowledge.tensorflow_requirements(release)
+    need = tensorflow_requirements(release)
     if need is None:
         return None, None, f"TensorFlow {release} has no known CUDA build"
     platform = _gpu_platform(target, release)
@@ -39,8 +40,8 @@ def _fit(target: Target, release: str) -> tuple[str | None, str | None, str | No
         return need.cuda, None, platform
     tier = target.tier(need.cuda)
     if tier is None:
-        floor = knowledge.min_driver(need.cuda, "minor", target.driver_os) or \
-            knowledge.min_driver(need.cuda, "full", target.driver_os)
+        floor = min_driver(need.cuda, "minor", target.driver_os) or \
+            min_driver(need.cuda, "full", target.driver_os)
         return need.cuda, None, f"needs CUDA {need.cuda}, a driver >= {floor}"
     return need.cuda, tier, None
 
