@@ -25,11 +25,16 @@ def version(text: object) -> Version | None:
         return None
 
 
+_LEADING_MINOR = re.compile(r"\s*([0-9]+)\.([0-9]+)")
+
+
 def major_minor(text: object) -> tuple[int, int] | None:
-    """"2.7.1" / "2.13.0+cpu" / "12" -> (2, 7) / (2, 13) / (12, 0); None when unreadable."""
+    """"2.7.1" / "2.13.0+cpu" / "12" / "6.2.41133-dd7f95766" -> (2, 7) / (2, 13) / (12, 0) / (6, 2);
+    None when unreadable. Text that is no version but starts with "X.Y" gives that pair."""
     v = version(text)
     if v is None:
-        return None
+        match = _LEADING_MINOR.match(text) if isinstance(text, str) else None
+        return (int(match.group(1)), int(match.group(2))) if match else None
     release = (*v.release, 0)
     return release[0], release[1]
 

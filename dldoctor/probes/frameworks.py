@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dldoctor.knowledge import vocabulary
+from dldoctor.knowledge.versions import minor_of
 from dldoctor.machine import Machine
 from dldoctor.probes import Notes
 from dldoctor.probes.python_target import PythonTarget, inspect_python
@@ -199,9 +200,7 @@ def _py_string(text: str, name: str) -> tuple[bool, str | None]:
     return True, match.group(1) if match.group(1) is not None else match.group(2)
 
 
-def _major_minor(text: str) -> str | None:
-    match = re.match(r"(\d+)\.(\d+)", text)
-    return f"{match.group(1)}.{match.group(2)}" if match else None
+_major_minor = minor_of
 
 
 #: CUDA / ROCm libraries a torch build carries in torch/lib (auditwheel adds a hash: libcudart-80664282.so.10.2).

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from dldoctor.knowledge import vocabulary
+from dldoctor.knowledge import versions, vocabulary
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.fixes import family
@@ -74,16 +74,13 @@ the driver's CUDA version.
 """)
 
 
-def _v(text: str | None) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
+_v = versions.version
 
 
 def _major_minor(text: str | None) -> Version | None:
-    v = _v(text)
-    return Version(f"{v.major}.{v.minor}") if v is not None else None
+    """"12.6.3" -> Version("12.6"), for comparing CUDA releases."""
+    minor = versions.minor_of(text)
+    return Version(minor) if minor is not None else None
 
 
 # --- CUDA_VISIBLE_DEVICES ---------------------------------------------------------------
@@ -185,9 +182,7 @@ def _ld_dirs(facts: Facts) -> list[str]:
     return [d.rstrip("/") for d in (facts.env("LD_LIBRARY_PATH") or "").split(":") if d.strip()]
 
 
-def _major(version: str | None) -> int | None:
-    v = _v(version)
-    return v.major if v is not None else None
+_major = versions.major
 
 
 def _under(path: str, directory: str) -> bool:

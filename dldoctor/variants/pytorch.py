@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from dldoctor.knowledge.cuda import min_driver
 from dldoctor.knowledge.pytorch import TorchVariant, kernel_for, torch_release_variants, torch_releases, torch_wheel_archs
 from dldoctor.knowledge.rocm import rocm_gfx_targets
-from dldoctor.knowledge.versions import parse_capability
+from dldoctor.knowledge.versions import parse_capability, sm_name
 from dldoctor.variants.choice import Choice, index_tag, release_key, setup_variant
 from dldoctor.variants.target import Target
 
 
 def _sm(cc: str) -> str:
     parsed = parse_capability(cc)
-    return f"sm_{parsed[0]}{parsed[1]}" if parsed else cc
+    return sm_name(parsed) if parsed else cc
 
 
 def releases() -> list[str]:

@@ -5,21 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from packaging.version import InvalidVersion, Version
-
 from dldoctor.errors import UsageError
 from dldoctor.knowledge.cuda import driver_runs_cuda, max_cuda_for_driver, min_driver
+from dldoctor.knowledge.versions import version
 from dldoctor.snapshot.facts import Facts
 
 _NO_GPU = ("no usable GPU here: the CPU build is fine for serving most models; for training, use a cloud GPU "
            "instance or a consumer NVIDIA card")
 
 
-def _v(text: str | None) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
+_v = version
 
 
 def _unique(items: list[str]) -> tuple[str, ...]:
