@@ -213,3 +213,34 @@ def test_an_old_release_gets_a_python_it_has_wheels_for() -> None:
     assert (plan.version, plan.variant, plan.python) == ("1.12", "cuda10.2", "3.10")
     with pytest.raises(UsageError, match="3.7 to 3.10"):
         make_plan(facts, SetupRequest(framework="pytorch", backend="venv", python="3.11"))
+
+
+# --- TensorFlow before 2.14: no [and-cuda] extra -------------------------------------------
+
+
+def test_old_tensorflow_for_an_old_driver_is_plain_tensorflow_with_system_cuda() -> None:
+    """A CUDA 10.2 driver (440.33.01) runs only TensorFlow 2.3 (CUDA 10.1, cuDNN 7.6, the tested-build
+    table): 2.3 has no [and-cuda] extra, so the command installs plain `tensorflow` and says what the
+    system must provide."""
+    from dldoctor.rules.recommend import install_command
+
+    target = Target(driver="440.33.01", cuda_driver="10.2", capabilities=("7.5",), nvidia_usable=True)
+    choice = variants.choose(target, "tensorflow")
+    assert (choice.release, choice.variant) == ("2.3", "cuda10.1")
+    assert install_command(choice) == "pip install 'tensorflow==2.3.*'"
+    assert "[and-cuda]" not in install_command(choice)
+    assert "CUDA 10.1 and cuDNN 7.6 must be installed on the system" in choice.reason
+
+
+def test_pinned_tensorflow_213_has_no_extra_but_214_has() -> None:
+    from dldoctor.rules.recommend import install_command
+
+    target = Target(driver="560.35.03", cuda_driver="12.6", capabilities=("8.6",), nvidia_usable=True)
+    old = variants.choose(target, "tensorflow", "2.13")
+    assert install_command(old) == "pip install 'tensorflow==2.13.*'"
+    assert "CUDA 11.8 and cuDNN 8.6 must be installed on the system" in old.reason
+    new = variants.choose(target, "tensorflow", "2.14")
+    assert install_command(new) == "pip install 'tensorflow[and-cuda]==2.14.*'"
+    assert "come as pip wheels" in new.reason
+    newest = variants.choose(target, "tensorflow")
+    assert install_command(newest) == "pip install 'tensorflow[and-cuda]'"

@@ -45,3 +45,12 @@ def tensorflow_windows_gpu(tf_version: str) -> bool | None:
     None when the table has no row for it."""
     row = _tf_row(tf_version)
     return bool(row.get("windows_native_gpu")) if row is not None else None
+
+
+def tensorflow_pip_cuda(tf_version: str) -> bool | None:
+    """Whether TensorFlow `tf_version` has the `[and-cuda]` extra that brings CUDA and cuDNN as pip wheels
+    (2.14 and later); False: they must be installed on the system. None when the table has no row for it."""
+    row = _tf_row(tf_version)
+    if row is None:
+        return None
+    return bool(row.get("pip_cuda", True))  # an override table without the field keeps the [and-cuda] answer

@@ -9,7 +9,12 @@ CPU build, with the reason.
 from __future__ import annotations
 
 from dldoctor.knowledge.cuda import min_driver
-from dldoctor.knowledge.tensorflow import tensorflow_releases, tensorflow_requirements, tensorflow_windows_gpu
+from dldoctor.knowledge.tensorflow import (
+    tensorflow_pip_cuda,
+    tensorflow_releases,
+    tensorflow_requirements,
+    tensorflow_windows_gpu,
+)
 from dldoctor.variants.choice import Choice, release_key
 from dldoctor.variants.target import Target
 
@@ -61,14 +66,28 @@ def choose(target: Target, release: str | None = None) -> Choice:
             passed.append((f"TensorFlow {rel}", why_not or "no CUDA build"))
             continue
         how = "fully supports" if tier == "full" else "runs, under minor-version compatibility,"
-        reason = (f"TensorFlow {rel} with the [and-cuda] extra: {target.describe_driver()} {how} CUDA {cuda}; "
-                  "the matching CUDA and cuDNN come as pip wheels")
+        if tensorflow_pip_cuda(rel) is False:
+            need = tensorflow_requirements(rel)
+            cudnn = need.cudnn if need is not None else "?"
+            reason = (f"TensorFlow {rel}: {target.describe_driver()} {how} CUDA {cuda}; TensorFlow before 2.14 has "
+                      f"no [and-cuda] extra, so CUDA {cuda} and cuDNN {cudnn} must be installed on the system")
+        else:
+            reason = (f"TensorFlow {rel} with the [and-cuda] extra: {target.describe_driver()} {how} CUDA {cuda}; "
+                      "the matching CUDA and cuDNN come as pip wheels")
         if passed:
             reason += f"; newer releases do not fit ({passed[0][0]} {passed[0][1]})"
         return Choice("tensorflow", rel, f"cuda{cuda}", reason, tier, tuple(passed))
     head = f"{passed[0][0]} {passed[0][1]}" if passed else "no GPU build"
     return Choice("tensorflow", newest, "cpu", f"TensorFlow {newest} CPU: {head}; upgrade the driver for the GPU build",
                   passed_over=tuple(passed))
+
+
+def pip_name(choice: Choice) -> str:
+    """The PyPI requirement name of `choice`: "tensorflow[and-cuda]" for a GPU build that has the extra,
+    plain "tensorflow" for an older GPU build (CUDA and cuDNN from the system), "tensorflow-cpu" for the CPU build."""
+    if choice.kind != "cuda":
+        return "tensorflow-cpu"
+    return "tensorflow" if tensorflow_pip_cuda(choice.release) is False else "tensorflow[and-cuda]"
 
 
 def refusal(target: Target, release: str, variant: str) -> str | None:
