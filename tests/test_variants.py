@@ -244,3 +244,34 @@ def test_pinned_tensorflow_213_has_no_extra_but_214_has() -> None:
     assert "come as pip wheels" in new.reason
     newest = variants.choose(target, "tensorflow")
     assert install_command(newest) == "pip install 'tensorflow[and-cuda]'"
+
+
+# --- JAX across releases --------------------------------------------------------------------
+
+
+def test_jax_on_a_cuda_11_driver_names_the_last_release_that_runs() -> None:
+    """Driver 470 (CUDA 11.4) runs neither CUDA 12 (>= 525.60.13) nor CUDA 13 wheels; jax_releases says
+    jaxlib 0.4.25 was the last with CUDA 11 wheels (jax[cuda11_pip], CUDA 11.8, under minor-version
+    compatibility). The build stays CPU (setup installs only the current extras) and the reason names it."""
+    from dldoctor.variants import jax as jax_chooser
+
+    target = Target(driver="470.82.01", cuda_driver="11.4", capabilities=("7.0",), nvidia_usable=True)
+    choice = variants.choose(target, "jax")
+    assert choice.variant == "cpu"
+    assert "jaxlib 0.4.25 (jax[cuda11_pip], CUDA 11.8) was the last release whose CUDA builds this machine runs" \
+        in choice.reason
+    older = jax_chooser.last_release_that_runs(target)
+    assert older is not None and (older.jaxlib_max, older.cuda_major) == ("0.4.25", 11)
+    # A Kepler GPU (3.7) is below 0.4.4's floor of 5.2: only 0.4.0-0.4.3 (floor 3.5, unverified) remain.
+    kepler = Target(driver="470.82.01", cuda_driver="11.4", capabilities=("3.7",), nvidia_usable=True)
+    assert "jaxlib 0.4.3 (jax[cuda], CUDA 11.4)" in variants.choose(kepler, "jax").reason
+    assert variants.choose(kepler, "jax").reason.endswith("(unverified)")
+
+
+def test_jax_with_no_past_release_that_runs_keeps_the_plain_reason() -> None:
+    target = Target(driver="440.33.01", cuda_driver="10.2", capabilities=("7.0",), nvidia_usable=True)
+    choice = variants.choose(target, "jax")
+    assert choice.variant == "cpu"
+    assert choice.reason == "JAX CPU: driver 440.33.01 (CUDA 10.2) is too old for JAX's CUDA builds"
+    fits = Target(driver="535.104.05", cuda_driver="12.2", capabilities=("8.6",), nvidia_usable=True)
+    assert variants.choose(fits, "jax").variant == "cuda12.0"

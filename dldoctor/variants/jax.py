@@ -8,9 +8,9 @@ meets wins.
 from __future__ import annotations
 
 from dldoctor.knowledge.cuda import min_driver
-from dldoctor.knowledge.jax import jax_cuda_majors, jax_cuda_requirements
+from dldoctor.knowledge.jax import JaxRelease, jax_cuda_majors, jax_cuda_requirements, jax_releases
 from dldoctor.knowledge.versions import parse_capability
-from dldoctor.variants.choice import Choice
+from dldoctor.variants.choice import Choice, release_key
 from dldoctor.variants.target import Target
 
 
@@ -32,6 +32,21 @@ def _fit(target: Target, major: int) -> tuple[str, str | None, str | None]:
     return cuda, tier, None
 
 
+def _older_release_fits(target: Target, row: JaxRelease) -> bool:
+    """Whether the CUDA wheels of a past jaxlib range (a jax_releases row) run on `target`."""
+    floor_cc = parse_capability(row.min_sm) if row.min_sm else None
+    if floor_cc is not None and any((cc := parse_capability(c)) is None or cc < floor_cc for c in target.capabilities):
+        return False
+    return row.min_cuda is not None and target.tier(row.min_cuda) is not None
+
+
+def last_release_that_runs(target: Target) -> JaxRelease | None:
+    """The newest past jaxlib range whose CUDA wheels the driver runs (None when jax_releases has none):
+    what a machine too old for JAX's current CUDA builds could still use."""
+    past = [r for r in jax_releases() if r.jaxlib_max is not None and _older_release_fits(target, r)]
+    return max(past, key=lambda r: release_key(r.jaxlib_max), default=None)
+
+
 def choose(target: Target, release: str | None = None) -> Choice:
     """JAX's build for `target`, and why. `release` pins the jax version; the extra depends only on the CUDA major."""
     rel = release or ""
@@ -46,8 +61,13 @@ def choose(target: Target, release: str | None = None) -> Choice:
         how = "fully" if tier == "full" else "under minor-version compatibility"
         return Choice("jax", rel, f"cuda{major}.0", f"JAX cuda{major}: {target.describe_driver()} runs CUDA {cuda}+ "
                       f"builds {how}", tier, tuple(passed))
-    return Choice("jax", rel, "cpu", f"JAX CPU: {target.describe_driver()} is too old for JAX's CUDA builds",
-                  passed_over=tuple(passed))
+    reason = f"JAX CPU: {target.describe_driver()} is too old for JAX's CUDA builds"
+    older = last_release_that_runs(target) if not release else None
+    if older is not None:
+        extra = older.extras[0] if older.extras else f"cuda{older.cuda_major}"
+        reason += (f"; jaxlib {older.jaxlib_max} (jax[{extra}], CUDA {older.min_cuda}) was the last release whose "
+                   "CUDA builds this machine runs" + ("" if older.verified else " (unverified)"))
+    return Choice("jax", rel, "cpu", reason, passed_over=tuple(passed))
 
 
 def refusal(target: Target, release: str, variant: str) -> str | None:
