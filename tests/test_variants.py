@@ -233,6 +233,9 @@ def test_old_tensorflow_for_an_old_driver_is_plain_tensorflow_with_system_cuda()
 
 
 def test_pinned_tensorflow_213_has_no_extra_but_214_has() -> None:
+    """tensorflow/tensorflow#61993 (a real install log): `pip install tensorflow[and-cuda]` resolved to 2.13.1
+    and pip said "WARNING: tensorflow 2.13.1 does not provide the extra 'and-cuda'", installing no CUDA
+    libraries. 2.13 is recommended as plain `tensorflow` with the system CUDA 11.8 / cuDNN 8.6 it needs."""
     from dldoctor.rules.recommend import install_command
 
     target = Target(driver="560.35.03", cuda_driver="12.6", capabilities=("8.6",), nvidia_usable=True)
