@@ -278,3 +278,10 @@ def test_jax_with_no_past_release_that_runs_keeps_the_plain_reason() -> None:
     assert choice.reason == "JAX CPU: driver 440.33.01 (CUDA 10.2) is too old for JAX's CUDA builds"
     fits = Target(driver="535.104.05", cuda_driver="12.2", capabilities=("8.6",), nvidia_usable=True)
     assert variants.choose(fits, "jax").variant == "cuda12.0"
+
+
+def test_jax_refusal_of_an_unreadable_cuda_variant_is_a_reason_not_a_crash() -> None:
+    target = Target(driver="535.104.05", cuda_driver="12.2", capabilities=("8.6",), nvidia_usable=True)
+    assert variants.refusal(target, "jax", "", "cudafoo") == "JAX has no cudafoo build on PyPI"
+    assert variants.refusal(target, "jax", "", "cuda12") is None
+    assert "580" in (variants.refusal(target, "jax", "", "cuda13.0") or "")
