@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dldoctor.knowledge.cuda import min_driver
 from dldoctor.knowledge.jax import JaxRelease, jax_cuda_majors, jax_cuda_requirements, jax_releases
-from dldoctor.knowledge.versions import major, parse_capability
+from dldoctor.knowledge.versions import major as cuda_major_of
+from dldoctor.knowledge.versions import parse_capability
 from dldoctor.variants.choice import Choice, release_key
 from dldoctor.variants.target import Target
 
@@ -78,7 +79,7 @@ def refusal(target: Target, release: str, variant: str) -> str | None:
         return f"JAX has no {variant} build on PyPI (AMD: jax[rocm7-local])"
     if not target.nvidia_usable:
         return target.no_gpu_reason
-    cuda_major = major(variant.removeprefix("cuda"))
+    cuda_major = cuda_major_of(variant.removeprefix("cuda"))
     if cuda_major is None:
         return f"JAX has no {variant} build on PyPI"
     _cuda, _tier, why_not = _fit(target, cuda_major)
