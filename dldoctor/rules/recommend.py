@@ -21,7 +21,7 @@ def install_command(choice: Choice) -> str:
         spec = f"'torch=={choice.release}.*'" if variants.pinned(choice) else "torch"
         return f"pip install {spec} --index-url {TORCH_INDEX}/{choice.tag}"
     if choice.framework == "tensorflow":
-        name = variants.tensorflow.pip_name(choice)
+        name = variants.tensorflow.pip_name(choice.release, choice.kind)
         return f"pip install '{name}=={choice.release}.*'" if variants.pinned(choice) else f"pip install '{name}'"
     if choice.kind == "cuda":
         return f"pip install 'jax[{choice.tag}]'"

@@ -82,12 +82,13 @@ def choose(target: Target, release: str | None = None) -> Choice:
                   passed_over=tuple(passed))
 
 
-def pip_name(choice: Choice) -> str:
-    """The PyPI requirement name of `choice`: "tensorflow[and-cuda]" for a GPU build that has the extra,
-    plain "tensorflow" for an older GPU build (CUDA and cuDNN from the system), "tensorflow-cpu" for the CPU build."""
-    if choice.kind != "cuda":
+def pip_name(release: str | None, kind: str) -> str:
+    """The PyPI requirement name of TensorFlow `release` ("2.3"; None or "" for the newest) in build `kind`
+    ("cuda", "cpu"): "tensorflow[and-cuda]" for a GPU build that has the extra, plain "tensorflow" for an older
+    GPU build (CUDA and cuDNN from the system), "tensorflow-cpu" for the CPU build."""
+    if kind != "cuda":
         return "tensorflow-cpu"
-    return "tensorflow" if tensorflow_pip_cuda(choice.release) is False else "tensorflow[and-cuda]"
+    return "tensorflow" if release and tensorflow_pip_cuda(release) is False else "tensorflow[and-cuda]"
 
 
 def refusal(target: Target, release: str, variant: str) -> str | None:
