@@ -27,10 +27,10 @@ from urllib.parse import unquote, urlsplit
 
 from dldoctor import __version__
 from dldoctor.errors import UsageError
-from dldoctor.snapshot.facts import Facts
 from dldoctor.runner import Runner
 from dldoctor.setup.backend import Backend
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan, with_reason
+from dldoctor.snapshot.facts import Facts
 
 #: How long one reachability probe may take (a HEAD request; DNS failures answer at once).
 PROBE_TIMEOUT_S = 3.0
