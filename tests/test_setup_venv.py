@@ -76,6 +76,8 @@ SELECTION = [
     ("h100-driver-580-cuda13", "jax", "cuda13.0", "jax[cuda13]", None),
     ("gtx1080ti-sm61-torch-cu130", "jax", "cuda12.0", "jax[cuda12]", None),
     ("h100-driver-580-cuda13", "tensorflow==2.21", "cuda12.5", "tensorflow[and-cuda]==2.21.*", None),
+    # before 2.14 TensorFlow has no [and-cuda] extra (tensorflow/tensorflow#61993): plain tensorflow, system CUDA
+    ("t4-driver-470-torch-cu126", "tensorflow==2.11", "cuda11.2", "tensorflow==2.11.*", None),
     # no version asked: the newest release dldoctor knows is pinned, as the conda backend pins it
     ("cpu-only-laptop", "tensorflow", "cpu", f"tensorflow=={variants.newest('tensorflow')}.*", None),
 ]

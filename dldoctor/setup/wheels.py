@@ -22,6 +22,7 @@ from dldoctor import __version__, output
 from dldoctor.errors import TargetError, UsageError
 from dldoctor.probes.frameworks import canonical as canonical_name
 from dldoctor.setup.plan import COMPANIONS, Plan
+from dldoctor.variants.tensorflow import pip_name as tensorflow_pip_name
 
 PYPI = "https://pypi.org/simple"
 TORCH_INDEX = "https://download.pytorch.org/whl"
@@ -153,7 +154,9 @@ def _framework_lines(plan: Plan) -> list[str]:
     if plan.framework == "tensorflow":
         if plan.kind == "rocm":
             return [f"tensorflow-rocm{version}"]
-        return [f"tensorflow[and-cuda]{version}" if plan.kind == "cuda" else f"tensorflow{version}"]
+        if plan.kind == "cuda":  # before 2.14 there is no [and-cuda] extra: CUDA and cuDNN come from the system
+            return [f"{tensorflow_pip_name(plan.release, 'cuda')}{version}"]
+        return [f"tensorflow{version}"]
     raise UsageError(f"the venv backend cannot install {plan.framework!r}")
 
 
