@@ -615,7 +615,7 @@ def main() -> None:
         sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         sys.exit(ExitCode.OK)
-    except Exception as exc:  # noqa: BLE001  (the last line of defence: one line, not a traceback)
+    except Exception as exc:  # the last line of defence: one line, not a traceback
         if STATE.verbose or os.environ.get("DLDOCTOR_DEBUG"):
             raise
         sys.stderr.write(
