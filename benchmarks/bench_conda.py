@@ -30,10 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dldoctor.setup.backend import LockResult  # noqa: E402  (after the path set-up)
-from dldoctor.setup.conda import CondaBackend  # noqa: E402
-from dldoctor.setup.plan import Plan  # noqa: E402
-from tests.channels import Pkg, build_package, index_channel  # noqa: E402
+from dldoctor.setup.backend import LockResult
+from dldoctor.setup.conda import CondaBackend
+from dldoctor.setup.plan import Plan
+from tests.channels import Pkg, build_package, index_channel
 
 PLATFORMS = ("linux-64", "linux-aarch64", "osx-arm64")
 DEPS = 100  # packages in the solved environment, about PyTorch's size on conda-forge

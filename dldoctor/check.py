@@ -13,6 +13,7 @@ from dldoctor.snapshot.facts import Facts
 
 
 def known_ids() -> list[str]:
+    """Every finding id a rule can report, sorted (what --only, --ignore and explain accept)."""
     load_rules()
     return sorted(EXPLANATIONS)
 
@@ -44,6 +45,7 @@ def _matches(finding: Finding, selectors: list[str]) -> bool:
 
 
 def normalize_framework(name: str | None) -> str | None:
+    """The canonical key of a --framework name ("torch" -> "pytorch"); UsageError for an unknown one."""
     if name is None:
         return None
     key = vocabulary.canonical(name)
@@ -78,6 +80,7 @@ def diagnose(
 
 
 def explain(finding_id: str) -> str:
+    """The text `dldoctor explain ID` prints: the finding's title, why it matters and its docs link."""
     ids = known_ids()
     if finding_id not in ids:
         raise _unknown(finding_id, "explain")

@@ -297,10 +297,6 @@ def explain(
     typer.echo(explain_text(finding_id), nl=False)
 
 
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
-
-
 @app.command()
 def knowledge(
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
@@ -314,24 +310,10 @@ def knowledge(
 
         sys.stdout.write(to_json({"schema": "dldoctor.knowledge/1", "tables": rows}))
         return
-    from rich.table import Table
+    from dldoctor.knowledge.render import render_knowledge
 
-    # Names, dates and numbers are never broken; the source, last, gets what the terminal leaves (cut with an
-    # ellipsis), and no column at all when that is too little to read.
-    cells = [[str(row["name"]), str(row["rows"]), str(row["verified"]), str(row["age_days"]),
-              "override" if row["overridden"] else "built-in", _shorten(str(row["source"]), 60)] for row in rows]
-    headers = ("table", "rows", "verified", "age (days)", "from", "source")
-    widths = [max(len(headers[i]), *(len(c[i]) for c in cells)) for i in range(5)]
     console = _console()
-    left = console.width - sum(widths) - 2 * 5
-    table = Table(title="dldoctor knowledge", show_lines=False, box=None, title_justify="left", pad_edge=False)
-    for header, width in zip(headers[:5], widths, strict=True):
-        table.add_column(header, no_wrap=True, min_width=width)
-    if left >= 12:
-        table.add_column("source", no_wrap=True, overflow="ellipsis", max_width=left)
-    for cell in cells:
-        table.add_row(*(cell if left >= 12 else cell[:5]))
-    console.print(table)
+    console.print(render_knowledge(rows, console.width))
 
 
 OptStr = Optional[str]  # noqa: UP045  (typer needs Optional at runtime on 3.10)
@@ -615,7 +597,7 @@ def main() -> None:
         sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         sys.exit(ExitCode.OK)
-    except Exception as exc:  # noqa: BLE001  (the last line of defence: one line, not a traceback)
+    except Exception as exc:  # the last line of defence: one line, not a traceback
         if STATE.verbose or os.environ.get("DLDOCTOR_DEBUG"):
             raise
         sys.stderr.write(

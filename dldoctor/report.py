@@ -23,6 +23,7 @@ class Severity(str, Enum):
 
     @property
     def rank(self) -> int:
+        """2 for an error, 1 for a warning, 0 for a note: the worst of a list is its maximum."""
         return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
@@ -49,9 +50,11 @@ class Finding:
 
     @property
     def area(self) -> str:
+        """The report area the finding is listed under: its id's prefix ("driver" of "driver.not-loaded")."""
         return self.id.split(".", 1)[0]
 
     def to_json(self) -> dict[str, Any]:
+        """The finding as the JSON report writes it."""
         return {
             "id": self.id,
             "severity": self.severity.value,
@@ -76,6 +79,7 @@ class Recommendation:
     release: str | None = None  # the framework release recommended ("2.11")
 
     def to_json(self) -> dict[str, Any]:
+        """The recommendation as the JSON report writes it."""
         return {
             "framework": self.framework,
             "release": self.release,
@@ -89,19 +93,24 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class Report:
+    """What `dldoctor check` found: the snapshot read, the findings over it and the recommended builds."""
+
     snapshot: dict[str, Any]
     findings: tuple[Finding, ...]
     recommendations: tuple[Recommendation, ...]
 
     @property
     def status(self) -> str:
+        """"error", "warning" or "ok": the worst finding's severity (notes count as ok)."""
         worst = max((f.severity.rank for f in self.findings), default=0)
         return {2: "error", 1: "warning", 0: "ok"}[worst]
 
     def has(self, severity: Severity) -> bool:
+        """Whether any finding has `severity`."""
         return any(f.severity is severity for f in self.findings)
 
     def to_json(self) -> dict[str, Any]:
+        """The report as `check --json` writes it (schema REPORT_SCHEMA)."""
         return {
             "schema": REPORT_SCHEMA,
             "dldoctor_version": __version__,

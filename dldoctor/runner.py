@@ -200,7 +200,7 @@ class _Capped:
         for raw in lines:
             try:
                 self._on_line(self._name, raw.decode(locale.getpreferredencoding(False), errors="replace"))
-            except Exception:  # noqa: BLE001, S110  (a progress display must never stop the reading)
+            except Exception:  # noqa: BLE001  (a progress display must never stop the reading)
                 pass
 
     def join(self, wait_s: float) -> None:

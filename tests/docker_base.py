@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 BASE_IMAGE = "dldoctor-test/debian-python:bookworm"
 SUITE = "bookworm"
@@ -35,11 +36,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("DLDOCTOR_TEST_CACHE") or Path.home() / ".cache" / "dldoctor-test")
 
 
-def _image_exists(client: object) -> bool:
+def _image_exists(client: Any) -> bool:  # a docker.DockerClient
     import docker
 
     try:
-        client.images.get(BASE_IMAGE)  # type: ignore[attr-defined]  (a docker.DockerClient)
+        client.images.get(BASE_IMAGE)
     except docker.errors.ImageNotFound:
         return False
     return True

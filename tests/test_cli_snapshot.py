@@ -162,12 +162,12 @@ def test_snapshot_output_gets_the_users_umask(tmp_path: Path, umask: int) -> Non
     """mkstemp makes 0600 files; -o FILE must end up like any file the user makes (0666 less the umask)."""
     target = tmp_path / "snap.json"
     proc = subprocess.run([sys.executable, "-m", "dldoctor", "snapshot", "-o", str(target)], capture_output=True,
-                          text=True, timeout=120, check=False, preexec_fn=lambda: os.umask(umask))  # noqa: PLW1509  (umask of the child only)
+                          text=True, timeout=120, check=False, preexec_fn=lambda: os.umask(umask))  # umask of the child only
     assert proc.returncode == 0, proc.stderr
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
     target.chmod(0o640)  # a file that exists keeps its mode
     subprocess.run([sys.executable, "-m", "dldoctor", "snapshot", "-o", str(target)], capture_output=True,
-                   timeout=120, check=True, preexec_fn=lambda: os.umask(umask))  # noqa: PLW1509  (umask of the child only)
+                   timeout=120, check=True, preexec_fn=lambda: os.umask(umask))  # umask of the child only
     assert target.stat().st_mode & 0o777 == 0o640
 
 

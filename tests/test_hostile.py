@@ -14,11 +14,15 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from dldoctor.errors import ExitCode, OutputError
 from dldoctor.output import is_stamped, stamped, write_atomic, write_output
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 ROOT = os.geteuid() == 0
 root_only = pytest.mark.skipif(not ROOT, reason="needs root (CI is root)")
@@ -444,7 +448,7 @@ def test_nvidia_smi_garbage_is_a_parse_failure_not_769_gpus(tmp_path: Path) -> N
 
 # ---- fuzz: the snapshot reader and every rule, with huge numbers, nesting and control characters ----------
 
-def _strategies():  # type: ignore[no-untyped-def]
+def _strategies() -> tuple[SearchStrategy[str], SearchStrategy[Any]]:
     from hypothesis import strategies as st
 
     evil_text = st.text(alphabet=st.sampled_from(["a", "1", ".", "\u001b", "]", "\u0007", "\u009b", "\x00", "[",
@@ -454,18 +458,19 @@ def _strategies():  # type: ignore[no-untyped-def]
     trees = st.recursive(scalars, lambda kids: st.one_of(st.lists(kids, max_size=3),
                                                          st.dictionaries(evil_text, kids, max_size=3)),
                          max_leaves=15)
-    return st, evil_text, trees
+    return evil_text, trees
 
 
 def test_fuzz_snapshot_reader_and_rules(tmp_path: Path) -> None:
     from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     from dldoctor.check import diagnose
     from dldoctor.errors import InputError
     from dldoctor.render import render_check
     from dldoctor.snapshot import SECTIONS, load_snapshot
 
-    st, evil_text, trees = _strategies()
+    evil_text, trees = _strategies()
     path = tmp_path / "fuzz.json"
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

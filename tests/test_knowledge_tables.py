@@ -108,7 +108,7 @@ def test_every_row_has_its_fields(name: str) -> None:
 
 
 def test_torch_releases_reach_back_to_1_7_in_order() -> None:
-    releases = [mm(r["torch"]) for r in rows("torch_variants")]
+    releases = [vt(r["torch"])[:2] for r in rows("torch_variants")]
     assert releases == sorted(releases) and len(set(releases)) == len(releases)
     assert releases[0] == (1, 7)
     assert {(1, m) for m in range(7, 14)} <= set(releases)
@@ -149,7 +149,7 @@ def test_no_arch_row_claims_what_its_toolkit_cannot_compile() -> None:
 
 def test_the_toolkit_cross_check_catches_a_bad_row() -> None:
     support = rows("cuda_arch_support")
-    planted = [
+    planted: list[dict[str, Any]] = [
         {"variant": "cu102", "torch_min": "1.8", "torch_max": "1.12", "sm": ["3.7", "7.0", "8.6"]},  # 10.2 tops out at 7.5
         {"variant": "cu110", "torch_min": "1.7", "torch_max": "1.7", "sm": ["8.0"], "ptx": ["8.6"]},  # 8.6 came in 11.1
         {"variant": "cu130", "torch_min": "2.9", "torch_max": None, "sm": ["6.1", "7.5"]},  # 13.0 dropped Pascal

@@ -22,7 +22,7 @@ INFO = {"ServerVersion": "27.3.1", "Runtimes": {"runc": {}, "nvidia": {"path": "
 
 
 class _Engine(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+    def do_GET(self) -> None:  # http.server's name
         body = json.dumps(INFO).encode() if self.path == "/info" else b"{}"
         self.send_response(200 if self.path == "/info" else 404)
         self.send_header("Content-Type", "application/json")

@@ -65,7 +65,7 @@ def only_gpu(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def framework(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    found = [f for f in doc["frameworks"]["installed"] if f["name"] == name]
+    found: list[dict[str, Any]] = [f for f in doc["frameworks"]["installed"] if f["name"] == name]
     assert len(found) == 1, doc["frameworks"]["installed"]
     return found[0]
 

@@ -31,7 +31,7 @@ CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens there
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (the base class's name)
+    def log_message(self, format: str, *args: object) -> None:  # the base class's name
         pass
 
 

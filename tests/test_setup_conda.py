@@ -18,7 +18,7 @@ import pytest
 
 from dldoctor.errors import InputError, OutputError, TargetError, UnavailableError, UsageError
 from dldoctor.runner import Runner
-from dldoctor.setup import conda_install, staging
+from dldoctor.setup import staging
 from dldoctor.setup.backend import run_setup
 from dldoctor.setup.conda import CondaBackend, host_platform
 from dldoctor.setup.conda_solve import read_lock
@@ -375,7 +375,7 @@ def test_free_space_is_checked_before_anything_is_written(tmp_path: Path, channe
     b = backend(tmp_path)
     run_setup(plan, b, print, lock_only=True)
     real = shutil.disk_usage
-    monkeypatch.setattr(conda_install.shutil, "disk_usage", lambda p: real(p)._replace(free=1000))
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=1000))
     with pytest.raises(OutputError, match="not enough free disk space"):
         b.install(plan, _lock_result(plan), print)
     assert not plan.prefix.exists() and _leftovers(plan.prefix) == []

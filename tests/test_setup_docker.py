@@ -183,7 +183,7 @@ class _FakeClient:
 
 
 def test_failed_build_names_the_step_and_tail_and_removes_its_containers(tmp_path: Path) -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {"stream": "Step 1/3 : FROM x\n"}, {"stream": " ---> abc\n"},
         {"stream": "Step 2/3 : RUN false\n"}, {"stream": " ---> Running in 0123456789ab\n"},
         {"stream": "\x1b[91mboom: no such wheel\n\x1b[0m"},

@@ -415,7 +415,7 @@ def test_prefix_that_is_not_a_venv_is_not_replaced(tmp_path: Path, fake_index: F
 
 
 def test_uv_is_a_regular_dependency_and_pip_the_fallback(tmp_path: Path) -> None:
-    import tomllib
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
 
     deps = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(re.match(r"uv\b", d) for d in deps), deps

@@ -436,7 +436,7 @@ def test_nvidia_uvm_missing(container: str | None) -> None:
 
 
 WSL = {"os": "Linux", "wsl": True}
-WSL_NVIDIA = {"kernel_module_version": None, "module_loaded": False, "pci_devices": [], "wsl_libcuda": True,
+WSL_NVIDIA: dict[str, Any] = {"kernel_module_version": None, "module_loaded": False, "pci_devices": [], "wsl_libcuda": True,
               "userspace_driver_version": None, "device_nodes": ["/dev/dxg"],
               "driver_version": "566.36", "cuda_driver_version": "12.7",
               "libraries": [{"name": "libcuda", "version": "1.1", "path": "/usr/lib/wsl/lib/libcuda.so.1.1"}]}

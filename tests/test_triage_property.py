@@ -22,7 +22,7 @@ def mutated(draw: st.DrawFn) -> str:
     lines: list[str] = []
     for text in draw(st.lists(st.sampled_from(TEXTS), min_size=1, max_size=3)):
         lines += text.splitlines()
-    if lines and draw(st.booleans()):  # cut a run of lines
+    if len(lines) > 0 and draw(st.booleans()):  # cut a run of lines
         start = draw(st.integers(0, len(lines) - 1))
         del lines[start:start + draw(st.integers(1, 10))]
     if draw(st.booleans()):

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from dldoctor.knowledge import vocabulary
@@ -304,110 +305,189 @@ def _jax_plugin(machine: Machine, dists: dict[str, InstalledDist]) -> dict[str, 
             "cuda_major": re.sub(r"\D", "", name), "cudnn": cudnn}
 
 
+@dataclass
+class _Build:
+    """One framework install being classified: what is known of it, and what the steps have found so far."""
+
+    framework: str
+    dist: InstalledDist
+    metadata: str
+    conda: dict[str, dict[str, str]]
+    dists: dict[str, InstalledDist]
+    system: str
+    arch: str
+    machine: Machine | None
+    variant: str | None = None
+    cuda: str | None = None
+    build: str | None = None
+    extra: dict[str, Any] = field(
+        default_factory=lambda: {"variant_source": None, "rocm_version": None, "cudnn_version": None})
+
+
+def _from_torch_files(b: _Build) -> None:
+    """PyTorch's own files (version.py, the bundled libraries): the build that is installed."""
+    if b.framework != "pytorch" or b.machine is None:
+        return
+    torch_build = _torch_build(b.machine, b.dist)
+    b.variant, b.cuda, rocm, source = _variant_from_torch_build(torch_build)
+    b.extra |= {"variant_source": source, "rocm_version": rocm,
+                "build_version_file": torch_build["version_file"], "bundled_libraries": torch_build["libraries"]}
+
+
+def _from_tensorflow_build_info(b: _Build) -> None:
+    """TensorFlow's build_info.py: CUDA or ROCm build, with the CUDA and cuDNN it was built against."""
+    tf_info = _tensorflow_build_info(b.machine, b.dist) if b.framework == "tensorflow" and b.machine is not None else None
+    if tf_info is None:
+        return
+    b.extra["build_info"] = tf_info
+    if tf_info.get("is_cuda_build"):
+        b.variant, b.cuda, b.extra["variant_source"] = "cuda", tf_info.get("cuda_version"), "build_info.py"
+        b.extra["cudnn_version"] = tf_info.get("cudnn_version")
+    elif tf_info.get("is_rocm_build"):
+        b.variant, b.extra["variant_source"] = "rocm", "build_info.py"
+
+
+def _from_version_suffix(b: _Build) -> None:
+    """The local version suffix ("+cu121", "+rocm6.0", "+cpu")."""
+    if b.variant is not None:
+        return
+    b.variant, b.cuda = _variant_from_suffix(_local_suffix(b.dist.version))
+    if b.variant is not None:
+        b.extra["variant_source"] = "version suffix"
+        if b.variant == "rocm":
+            b.extra["rocm_version"] = b.cuda
+
+
+def _from_conda_build(b: _Build) -> None:
+    """The conda build string (and the record's depends): cuDNN always, the variant if still unknown."""
+    record = b.conda.get(b.dist.name) or b.conda.get("pytorch" if b.framework == "pytorch" else b.dist.name)
+    b.build = record["build"] if record else None
+    if not b.build:
+        return
+    b.extra["cudnn_version"] = b.extra["cudnn_version"] or _cudnn_from_build(b.build) or (
+        _cudnn_from_depends(b.machine, record.get("record")) if b.machine is not None and record else None)
+    if b.variant is None:
+        b.cuda = _cuda_from_build(b.build)
+        b.variant = "cuda" if b.cuda else ("rocm" if "rocm" in b.build else "cpu")
+        b.extra["variant_source"] = "conda build string"
+
+
+def _from_cudnn_pin(b: _Build) -> None:
+    """The cuDNN pinned in the declared requirements, where it is more precise than what is known."""
+    pinned_cudnn = _cudnn_from_requires(b.metadata)
+    known = b.extra["cudnn_version"]
+    if pinned_cudnn and (not known or ("." not in known and pinned_cudnn.split(".")[0] == known)):
+        b.extra["cudnn_version"] = pinned_cudnn  # the pin is more precise: "8" from build_info -> "8.9.7.29"
+
+
+def _pytorch_by_platform(b: _Build) -> None:
+    b.cuda = _cuda_from_requires(b.metadata)
+    if b.cuda:
+        b.variant, b.extra["variant_source"] = "cuda", "nvidia-* requirements"
+    elif b.system == "Darwin":
+        b.variant, b.extra["variant_source"] = ("mps" if b.arch == "arm64" else "cpu"), "platform"
+    elif b.machine is not None and not b.machine.exists(f"{b.dist.location}/torch"):
+        b.variant = None  # no package files to read and no suffix: unknown, not "cpu"
+    else:
+        b.variant, b.extra["variant_source"] = "cpu", "no CUDA in the package"
+
+
+def _tensorflow_by_platform(b: _Build) -> None:
+    b.extra["variant_source"] = "package name and platform"
+    if b.dist.name in ("tensorflow-cpu",) or b.system == "Darwin":
+        b.variant = "mps" if b.dist.name == "tensorflow-macos" and "tensorflow-metal" in b.dists else "cpu"
+    elif b.system == "Windows":
+        b.variant = "cuda" if _tensorflow_has_windows_gpu_build(b.dist.version) else "cpu"
+    elif b.dist.name == "tensorflow-rocm":
+        b.variant = "rocm"
+    else:
+        b.variant = "cuda" if b.arch in ("x86_64", "AMD64") else "cpu"
+
+
+def _jax_by_plugins(b: _Build) -> None:
+    plugin_name = next((d for d in b.dists if re.fullmatch(r"jax-cuda(\d+)-plugin", d)), None)
+    rocm = next((d for d in b.dists if re.fullmatch(r"jax-rocm\d*-plugin", d)), None)
+    old_cuda = re.search(r"\+cuda(\d+)(?:\.cudnn(\d)(\d+))?", b.dist.version)  # "0.4.28+cuda12.cudnn89"
+    if plugin_name:
+        plugin = _jax_plugin(b.machine, b.dists) if b.machine is not None else None
+        b.variant, b.cuda = "cuda", re.sub(r"\D", "", plugin_name)
+        b.extra["variant_source"] = "CUDA plugin"
+        if plugin is not None:
+            b.extra["cuda_plugin"] = plugin
+            b.extra["cudnn_version"] = plugin["cudnn"]
+    elif rocm:
+        b.variant, b.extra["variant_source"] = "rocm", "ROCm plugin"
+    elif old_cuda:
+        b.variant, b.cuda, b.extra["variant_source"] = "cuda", old_cuda.group(1), "version suffix"
+        if old_cuda.group(2):
+            b.extra["cudnn_version"] = f"{old_cuda.group(2)}.{old_cuda.group(3)}"
+    else:
+        b.variant, b.cuda = ("cuda", None) if "cuda" in b.dist.version else ("cpu", b.cuda)
+
+
+def _paddle_by_name(b: _Build) -> None:
+    b.variant = "cuda" if b.dist.name.endswith("-gpu") else "cpu"
+    post = re.search(r"post(\d{2,3})", b.dist.version)
+    b.cuda = f"{post.group(1)[:-1]}.{post.group(1)[-1]}" if post and b.variant == "cuda" else None
+
+
+def _gpu_suffix_by_name(b: _Build) -> None:
+    b.variant = "cuda" if b.dist.name.endswith("-gpu") else "cpu"
+
+
+def _nnabla_by_extension(b: _Build) -> None:
+    ext = next((d for d in b.dists if d.startswith("nnabla-ext-cuda")), None)
+    b.variant = "cuda" if ext else "cpu"
+    digits = ext.removeprefix("nnabla-ext-cuda") if ext else ""
+    b.cuda = f"{digits[:-1]}.{digits[-1]}" if len(digits) >= 2 and digits.isdigit() else None
+
+
+def _onnxruntime_by_name(b: _Build) -> None:
+    b.variant = {"onnxruntime-gpu": "cuda", "onnxruntime-rocm": "rocm", "onnxruntime-directml": "directml",
+                 "onnxruntime-openvino": "openvino", "onnxruntime-silicon": "coreml"}.get(b.dist.name, "cpu")
+
+
+#: What each framework's name, requirements and platform imply, when nothing more direct said.
+_BY_PLATFORM: dict[str, Callable[[_Build], None]] = {
+    "pytorch": _pytorch_by_platform, "tensorflow": _tensorflow_by_platform, "jax": _jax_by_plugins,
+    "paddlepaddle": _paddle_by_name, "mxnet": _gpu_suffix_by_name, "cntk": _gpu_suffix_by_name,
+    "nnabla": _nnabla_by_extension, "onnxruntime": _onnxruntime_by_name,
+}
+
+
+def _from_platform(b: _Build) -> None:
+    """Last: what the package name, its requirements and the platform imply."""
+    by_platform = _BY_PLATFORM.get(b.framework)
+    if b.variant is None and by_platform is not None:
+        by_platform(b)
+
+
+def _jax_plugin_detail(b: _Build) -> None:
+    """JAX's CUDA plugin (its version, the cuDNN it needs), whichever step settled the variant."""
+    if b.framework == "jax" and "cuda_plugin" not in b.extra and b.machine is not None:
+        plugin = _jax_plugin(b.machine, b.dists)
+        if plugin is not None:
+            b.extra["cuda_plugin"] = plugin
+
+
+#: The classification's sources, in order: the package's own files first (they describe the build that is
+#: installed), then the local version suffix, the conda build string, the declared requirements, and last what
+#: the platform implies. Each step fills in only what the steps before it left unknown.
+CLASSIFY_STEPS: tuple[Callable[[_Build], None], ...] = (
+    _from_torch_files, _from_tensorflow_build_info, _from_version_suffix, _from_conda_build, _from_cudnn_pin,
+    _from_platform, _jax_plugin_detail,
+)
+
+
 def _classify(framework: str, dist: InstalledDist, metadata: str, conda: dict[str, dict[str, str]],
               dists: dict[str, InstalledDist], system: str, arch: str,
               machine: Machine | None = None) -> dict[str, Any]:
-    """Variant ("cuda"/"rocm"/"cpu"/"mps"/...), CUDA version and cuDNN of one framework install.
-
-    The package's own files come first (they describe the build that is installed), then the local
-    version suffix, the conda build string, the declared requirements, and last what the platform implies.
-    """
-    extra: dict[str, Any] = {"variant_source": None, "rocm_version": None, "cudnn_version": None}
-    variant: str | None = None
-    cuda: str | None = None
-    if framework == "pytorch" and machine is not None:
-        torch_build = _torch_build(machine, dist)
-        variant, cuda, rocm, source = _variant_from_torch_build(torch_build)
-        extra |= {"variant_source": source, "rocm_version": rocm,
-                  "build_version_file": torch_build["version_file"], "bundled_libraries": torch_build["libraries"]}
-    tf_info = _tensorflow_build_info(machine, dist) if framework == "tensorflow" and machine is not None else None
-    if tf_info is not None:
-        extra["build_info"] = tf_info
-        if tf_info.get("is_cuda_build"):
-            variant, cuda, extra["variant_source"] = "cuda", tf_info.get("cuda_version"), "build_info.py"
-            extra["cudnn_version"] = tf_info.get("cudnn_version")
-        elif tf_info.get("is_rocm_build"):
-            variant, extra["variant_source"] = "rocm", "build_info.py"
-    if variant is None:
-        variant, cuda = _variant_from_suffix(_local_suffix(dist.version))
-        if variant is not None:
-            extra["variant_source"] = "version suffix"
-            if variant == "rocm":
-                extra["rocm_version"] = cuda
-    record = conda.get(dist.name) or conda.get("pytorch" if framework == "pytorch" else dist.name)
-    build = record["build"] if record else None
-    if build:
-        extra["cudnn_version"] = extra["cudnn_version"] or _cudnn_from_build(build) or (
-            _cudnn_from_depends(machine, record.get("record")) if machine is not None and record else None)
-    if variant is None and build:
-        cuda = _cuda_from_build(build)
-        variant = "cuda" if cuda else ("rocm" if "rocm" in build else "cpu")
-        extra["variant_source"] = "conda build string"
-    pinned_cudnn = _cudnn_from_requires(metadata)
-    known = extra["cudnn_version"]
-    if pinned_cudnn and (not known or ("." not in known and pinned_cudnn.split(".")[0] == known)):
-        extra["cudnn_version"] = pinned_cudnn  # the pin is more precise: "8" from build_info -> "8.9.7.29"
-    if variant is None:
-        if framework == "pytorch":
-            cuda = _cuda_from_requires(metadata)
-            if cuda:
-                variant, extra["variant_source"] = "cuda", "nvidia-* requirements"
-            elif system == "Darwin":
-                variant, extra["variant_source"] = ("mps" if arch == "arm64" else "cpu"), "platform"
-            elif machine is not None and not machine.exists(f"{dist.location}/torch"):
-                variant = None  # no package files to read and no suffix: unknown, not "cpu"
-            else:
-                variant, extra["variant_source"] = "cpu", "no CUDA in the package"
-        elif framework == "tensorflow":
-            extra["variant_source"] = "package name and platform"
-            if dist.name in ("tensorflow-cpu",) or system == "Darwin":
-                variant = "mps" if dist.name == "tensorflow-macos" and "tensorflow-metal" in dists else "cpu"
-            elif system == "Windows":
-                variant = "cuda" if _tensorflow_has_windows_gpu_build(dist.version) else "cpu"
-            elif dist.name == "tensorflow-rocm":
-                variant = "rocm"
-            else:
-                variant = "cuda" if arch in ("x86_64", "AMD64") else "cpu"
-        elif framework == "jax":
-            plugin = _jax_plugin(machine, dists) if machine is not None else None
-            plugin_name = next((d for d in dists if re.fullmatch(r"jax-cuda(\d+)-plugin", d)), None)
-            rocm = next((d for d in dists if re.fullmatch(r"jax-rocm\d*-plugin", d)), None)
-            old_cuda = re.search(r"\+cuda(\d+)(?:\.cudnn(\d)(\d+))?", dist.version)  # "0.4.28+cuda12.cudnn89"
-            if plugin_name:
-                variant, cuda = "cuda", re.sub(r"\D", "", plugin_name)
-                extra["variant_source"] = "CUDA plugin"
-                if plugin is not None:
-                    extra["cuda_plugin"] = plugin
-                    extra["cudnn_version"] = plugin["cudnn"]
-            elif rocm:
-                variant, extra["variant_source"] = "rocm", "ROCm plugin"
-            elif old_cuda:
-                variant, cuda, extra["variant_source"] = "cuda", old_cuda.group(1), "version suffix"
-                if old_cuda.group(2):
-                    extra["cudnn_version"] = f"{old_cuda.group(2)}.{old_cuda.group(3)}"
-            elif "cuda" in dist.version:
-                variant, cuda = "cuda", None
-            else:
-                variant = "cpu"
-        elif framework == "paddlepaddle":
-            variant = "cuda" if dist.name.endswith("-gpu") else "cpu"
-            post = re.search(r"post(\d{2,3})", dist.version)
-            cuda = f"{post.group(1)[:-1]}.{post.group(1)[-1]}" if post and variant == "cuda" else None
-        elif framework in ("mxnet", "cntk"):
-            variant = "cuda" if dist.name.endswith("-gpu") else "cpu"
-        elif framework == "nnabla":
-            ext = next((d for d in dists if d.startswith("nnabla-ext-cuda")), None)
-            variant = "cuda" if ext else "cpu"
-            digits = ext.removeprefix("nnabla-ext-cuda") if ext else ""
-            cuda = f"{digits[:-1]}.{digits[-1]}" if len(digits) >= 2 and digits.isdigit() else None
-        elif framework == "onnxruntime":
-            variant = {"onnxruntime-gpu": "cuda", "onnxruntime-rocm": "rocm", "onnxruntime-directml": "directml",
-                       "onnxruntime-openvino": "openvino", "onnxruntime-silicon": "coreml"}.get(dist.name, "cpu")
-    if framework == "jax" and "cuda_plugin" not in extra and machine is not None:
-        plugin = _jax_plugin(machine, dists)
-        if plugin is not None:
-            extra["cuda_plugin"] = plugin
-    return {"variant": variant, "cuda_version": cuda, "conda_build": build} | extra
+    """Variant ("cuda"/"rocm"/"cpu"/"mps"/...), CUDA version and cuDNN of one framework install: the steps
+    of CLASSIFY_STEPS run in order."""
+    b = _Build(framework, dist, metadata, conda, dists, system, arch, machine)
+    for step in CLASSIFY_STEPS:
+        step(b)
+    return {"variant": b.variant, "cuda_version": b.cuda, "conda_build": b.build} | b.extra
 
 
 def probe_frameworks(machine: Machine, notes: Notes, python: str | None = None) -> dict[str, Any]:

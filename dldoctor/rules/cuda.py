@@ -317,6 +317,54 @@ def cudnn_needed(facts: Facts, fw: dict[str, Any]) -> CudnnNeed | None:
     return CudnnNeed(minimum, below, source)
 
 
+def _cudnn_of_major(c: dict[str, Any], major: int | None) -> Version | None:
+    """A cuDNN copy's version, when it is of the soname's major (any, when the major is unknown)."""
+    v = _v(pick(c, "version", kind=str))
+    return v if v is not None and (major is None or v.major == major) else None
+
+
+def _own_cudnn_copy(fw: dict[str, Any], copies: list[dict[str, Any]], major: int | None) -> CudnnCopy | None:
+    """The framework's own cuDNN: bundled in torch/lib, its nvidia-cudnn wheel, or its conda environment's."""
+    location = pick(fw, "location", kind=str)
+    if any(n.startswith("libcudnn") for n in strings(fw.get("bundled_libraries"))):
+        return CudnnCopy(None, f"{location}/torch/lib" if location else None, "bundled")
+    pip = [(v, c) for c in copies if (pick(c, "source", kind=str) or "").startswith("pip")
+           and (v := _cudnn_of_major(c, major)) is not None]
+    pip.sort(key=lambda vc: pick(vc[1], "path", kind=str) != location)  # the framework's own site first
+    if pip:
+        v, c = pip[0]
+        return CudnnCopy(v, f"{pick(c, 'path', kind=str)}/nvidia/cudnn/lib", pick(c, "source", kind=str) or "pip")
+    if pick(fw, "installer", kind=str) == "conda":
+        for c in copies:
+            if (pick(c, "source", kind=str) or "").startswith("conda") and (v := _cudnn_of_major(c, major)) is not None:
+                return CudnnCopy(v, pick(c, "path", kind=str), pick(c, "source", kind=str) or "conda")
+    return None
+
+
+def _system_cudnn_copies(copies: list[dict[str, Any]], major: int | None) -> list[tuple[Version, dict[str, Any]]]:
+    system: list[tuple[Version, dict[str, Any]]] = []
+    for c in copies:
+        v = _cudnn_of_major(c, major)
+        if v is not None and pick(c, "source", kind=str) == "system" and pick(c, "path", kind=str) is not None:
+            system.append((v, c))
+    return system
+
+
+def _cudnn_on_ld_library_path(facts: Facts, fw: dict[str, Any], copies: list[dict[str, Any]], major: int | None,
+                              system: list[tuple[Version, dict[str, Any]]]) -> CudnnCopy | None:
+    """The first copy LD_LIBRARY_PATH leads the loader to: the framework's own, or a system one."""
+    own_dirs = own_library_dirs(facts, fw)
+    for d in _ld_dirs(facts):
+        if any(_under(d, own) for own in own_dirs) or "site-packages/nvidia" in d:
+            found = _own_cudnn_copy(fw, copies, major)
+            if found is not None:
+                return found
+        for v, c in system:
+            if _under(pick(c, "path", kind=str) or "", d):
+                return CudnnCopy(v, pick(c, "path", kind=str), "system", via_ld_library_path=True)
+    return None
+
+
 def cudnn_that_loads(facts: Facts, fw: dict[str, Any]) -> CudnnCopy | None:
     """The cuDNN a framework will load: the loader searches LD_LIBRARY_PATH first, then the
     framework's RUNPATH (its nvidia-cudnn wheel, its conda environment, torch/lib), then the system.
@@ -324,42 +372,8 @@ def cudnn_that_loads(facts: Facts, fw: dict[str, Any]) -> CudnnCopy | None:
     need = cudnn_needed(facts, fw)
     major = need.minimum.major if need is not None else None
     copies = facts.libraries("cudnn")
-    own_dirs = own_library_dirs(facts, fw)
-
-    def version_ok(c: dict[str, Any]) -> Version | None:
-        v = _v(pick(c, "version", kind=str))
-        return v if v is not None and (major is None or v.major == major) else None
-
-    def own_copy() -> CudnnCopy | None:
-        location = pick(fw, "location", kind=str)
-        if any(n.startswith("libcudnn") for n in strings(fw.get("bundled_libraries"))):
-            return CudnnCopy(None, f"{location}/torch/lib" if location else None, "bundled")
-        pip = [(v, c) for c in copies if (pick(c, "source", kind=str) or "").startswith("pip")
-               and (v := version_ok(c)) is not None]
-        pip.sort(key=lambda vc: pick(vc[1], "path", kind=str) != location)  # the framework's own site first
-        if pip:
-            v, c = pip[0]
-            return CudnnCopy(v, f"{pick(c, 'path', kind=str)}/nvidia/cudnn/lib", pick(c, "source", kind=str) or "pip")
-        if pick(fw, "installer", kind=str) == "conda":
-            for c in copies:
-                if (pick(c, "source", kind=str) or "").startswith("conda") and (v := version_ok(c)) is not None:
-                    return CudnnCopy(v, pick(c, "path", kind=str), pick(c, "source", kind=str) or "conda")
-        return None
-
-    system: list[tuple[Version, dict[str, Any]]] = []
-    for c in copies:
-        v = version_ok(c)
-        if v is not None and pick(c, "source", kind=str) == "system" and pick(c, "path", kind=str) is not None:
-            system.append((v, c))
-    for d in _ld_dirs(facts):
-        if any(_under(d, own) for own in own_dirs) or "site-packages/nvidia" in d:
-            found = own_copy()
-            if found is not None:
-                return found
-        for v, c in system:
-            if _under(pick(c, "path", kind=str) or "", d):
-                return CudnnCopy(v, pick(c, "path", kind=str), "system", via_ld_library_path=True)
-    found = own_copy()
+    system = _system_cudnn_copies(copies, major)
+    found = _cudnn_on_ld_library_path(facts, fw, copies, major, system) or _own_cudnn_copy(fw, copies, major)
     if found is not None:
         return found
     if system:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
@@ -95,92 +96,146 @@ def _reload(facts: Facts) -> list[str]:
     return cmds + ([hold] if hold else [])
 
 
-@rule
-def driver_state(facts: Facts) -> Iterator[Finding]:
-    """The NVIDIA driver's own state: not installed or not loaded, nouveau, library/module mismatch, DKMS or
-    Secure Boot blocking the module, a Linux driver inside WSL, NVML errors, no GPU visible."""
+_DriverStep = Callable[[Facts], "list[Finding] | None"]
+
+
+def _library_mismatch(facts: Facts) -> list[Finding] | None:
+    """1. The kernel module and the libraries are different driver versions."""
     nv = facts.nvidia
     code = facts.nvml_error_code
     module = pick(nv, "kernel_module_version", kind=str)
     userspace = pick(nv, "userspace_driver_version", kind=str)
-    if code == "LibRmVersionMismatch" or (module and userspace and module != userspace and not facts.wsl):
-        yield Finding(
-            "driver.library-mismatch", Severity.ERROR,
-            f"driver/library version mismatch: kernel module {module or '?'}, libraries {userspace or '?'}",
-            "The driver was upgraded but the old kernel module is still loaded; CUDA fails until they match.",
-            tuple(_reload(facts)), evidence={"kernel_module": module, "userspace": userspace, "nvml_error": code},
-        )
-        return
-    if not facts.has_nvidia_hardware:
-        return
-    if facts.wsl:
-        evidence = wsl_linux_driver_evidence(facts)
-        if evidence:
-            yield Finding(
-                "driver.wsl-linux-driver", Severity.ERROR,
-                f"a Linux NVIDIA driver is installed inside WSL2: {evidence[0]}",
-                "WSL2 uses the Windows driver through /usr/lib/wsl/lib; a Linux driver inside WSL shadows it and "
-                "CUDA cannot work." + (f" Also found: {', '.join(evidence[1:4])}." if len(evidence) > 1 else ""),
-                tuple(_remove_wsl_linux_driver(facts)),
-                evidence={"found": evidence, "required": "only /usr/lib/wsl/lib/libcuda.so (the Windows driver)"},
-                docs="https://docs.nvidia.com/cuda/wsl-user-guide/index.html",
-            )
-        return
-    loaded = pick(nv, "module_loaded", kind=bool)
-    if facts.in_container and (not loaded or container_without_gpus(facts)):
-        return  # a container sees the host's PCI bus and modules, not its devices; the containers rules speak
-    if not loaded and facts.nvidia_pci:
-        libraries = nv.get("libraries")
-        fix: list[str] = []
-        if pick(nv, "nouveau_loaded", kind=bool):
-            yield Finding(
-                "driver.nouveau-loaded", Severity.ERROR, "the open-source nouveau driver holds the NVIDIA GPU",
-                "nouveau cannot run CUDA and keeps the nvidia module from binding the card.",
-                ('echo -e "blacklist nouveau\\noptions nouveau modeset=0" | sudo tee /etc/modprobe.d/blacklist-nouveau.conf',
-                 "sudo update-initramfs -u  # dracut -f on Fedora/RHEL", "sudo reboot"),
-            )
-        if not libraries:
-            yield Finding(
-                "driver.not-installed", Severity.ERROR, "an NVIDIA GPU is present but no NVIDIA driver is installed",
-                fix=tuple(install_nvidia_driver(facts)),
-                evidence={"pci_devices": [d.get("bus_id") for d in facts.nvidia_pci]},
-            )
+    if not (code == "LibRmVersionMismatch" or (module and userspace and module != userspace and not facts.wsl)):
+        return None
+    return [Finding(
+        "driver.library-mismatch", Severity.ERROR,
+        f"driver/library version mismatch: kernel module {module or '?'}, libraries {userspace or '?'}",
+        "The driver was upgraded but the old kernel module is still loaded; CUDA fails until they match.",
+        tuple(_reload(facts)), evidence={"kernel_module": module, "userspace": userspace, "nvml_error": code},
+    )]
+
+
+def _no_nvidia_hardware(facts: Facts) -> list[Finding] | None:
+    """2. No NVIDIA GPU on the bus: nothing to say."""
+    return None if facts.has_nvidia_hardware else []
+
+
+def _wsl_linux_driver(facts: Facts) -> list[Finding] | None:
+    """3. Inside WSL2 only a Linux driver shadowing the Windows one is the driver's problem."""
+    if not facts.wsl:
+        return None
+    evidence = wsl_linux_driver_evidence(facts)
+    if not evidence:
+        return []
+    return [Finding(
+        "driver.wsl-linux-driver", Severity.ERROR,
+        f"a Linux NVIDIA driver is installed inside WSL2: {evidence[0]}",
+        "WSL2 uses the Windows driver through /usr/lib/wsl/lib; a Linux driver inside WSL shadows it and "
+        "CUDA cannot work." + (f" Also found: {', '.join(evidence[1:4])}." if len(evidence) > 1 else ""),
+        tuple(_remove_wsl_linux_driver(facts)),
+        evidence={"found": evidence, "required": "only /usr/lib/wsl/lib/libcuda.so (the Windows driver)"},
+        docs="https://docs.nvidia.com/cuda/wsl-user-guide/index.html",
+    )]
+
+
+def _container_sees_host(facts: Facts) -> list[Finding] | None:
+    """4. A container sees the host's PCI bus and modules, not its devices; the containers rules speak."""
+    loaded = pick(facts.nvidia, "module_loaded", kind=bool)
+    return [] if facts.in_container and (not loaded or container_without_gpus(facts)) else None
+
+
+def _why_not_loaded(facts: Facts, libraries: Any) -> list[Finding]:
+    """What keeps an installed driver's module from loading: DKMS not built for this kernel, Secure Boot."""
+    nv = facts.nvidia
+    found: list[Finding] = []
+    dkms = nv.get("dkms")
+    if isinstance(dkms, dict) and dkms.get("built_for_running_kernel") is False:
+        found.append(Finding(
+            "driver.dkms-missing-kernel", Severity.ERROR, "the nvidia module is not built for the running kernel",
+            fix=("sudo apt install linux-headers-$(uname -r)  # kernel-devel-$(uname -r) on Fedora/RHEL",
+                 "sudo dkms autoinstall", "sudo reboot"), evidence={"dkms": dkms.get("nvidia")},
+        ))
+    if pick(nv, "secure_boot", kind=bool):
+        found.append(Finding(
+            "driver.secure-boot-unsigned", Severity.WARNING,
+            "Secure Boot is on and the nvidia module is not loaded",
+            "With Secure Boot only signed modules load; DKMS-built nvidia modules need an enrolled MOK key.",
+            ("sudo mokutil --import /var/lib/shim-signed/mok/MOK.der  # then reboot and enroll the key",
+             "or disable Secure Boot in the firmware settings"),
+        ))
+    found.append(Finding(
+        "driver.not-loaded", Severity.ERROR, "an NVIDIA GPU is present but the nvidia driver is not loaded",
+        "No CUDA program can use the GPU until the nvidia kernel module is loaded.",
+        ("sudo modprobe nvidia", "sudo dmesg | grep -iE 'nvidia|nouveau'  # if it fails, the reason is here"),
+        evidence={"libraries": [lib.get("version") for lib in libraries if isinstance(lib, dict)]}
+        if isinstance(libraries, list) else {},
+    ))
+    return found
+
+
+def _module_not_loaded(facts: Facts) -> list[Finding] | None:
+    """5. An NVIDIA GPU on the bus and no nvidia module: nouveau holds it, no driver is installed, or why the
+    installed one does not load."""
+    nv = facts.nvidia
+    if pick(nv, "module_loaded", kind=bool) or not facts.nvidia_pci:
+        return None
+    libraries = nv.get("libraries")
+    found: list[Finding] = []
+    if pick(nv, "nouveau_loaded", kind=bool):
+        found.append(Finding(
+            "driver.nouveau-loaded", Severity.ERROR, "the open-source nouveau driver holds the NVIDIA GPU",
+            "nouveau cannot run CUDA and keeps the nvidia module from binding the card.",
+            ('echo -e "blacklist nouveau\\noptions nouveau modeset=0" | sudo tee /etc/modprobe.d/blacklist-nouveau.conf',
+             "sudo update-initramfs -u  # dracut -f on Fedora/RHEL", "sudo reboot"),
+        ))
+    if not libraries:
+        return found + [Finding(
+            "driver.not-installed", Severity.ERROR, "an NVIDIA GPU is present but no NVIDIA driver is installed",
+            fix=tuple(install_nvidia_driver(facts)),
+            evidence={"pci_devices": [d.get("bus_id") for d in facts.nvidia_pci]},
+        )]
+    return found + _why_not_loaded(facts, libraries)
+
+
+def _nvml_error(facts: Facts) -> list[Finding] | None:
+    """6. NVML failed and no GPU could be read."""
+    nv = facts.nvidia
+    code = facts.nvml_error_code
+    if not code or code in ("LibraryNotFound",) or facts.gpus:
+        return None
+    smi = [m for f in facts.probe_failures if (pick(f, "probe", kind=str) or "").startswith(NVIDIA_PROBES)
+           and (m := pick(f, "message", kind=str) or pick(f, "error", kind=str))]
+    return [Finding(
+        "driver.nvml-error", Severity.ERROR, f"NVML failed: {code}",
+        "; ".join([pick(nv, "nvml_error", "message", kind=str) or "", *smi]).strip("; "),
+        ("nvidia-smi  # shows the same error from NVIDIA's tool", "sudo dmesg | grep -i nvrm"),
+    )]
+
+
+def _no_gpus_visible(facts: Facts) -> list[Finding] | None:
+    """7. The driver is loaded and the GPU is on the bus, but the driver lists no GPU."""
+    if pick(facts.nvidia, "module_loaded", kind=bool) and not facts.gpus and facts.nvidia_pci:
+        return [Finding("driver.no-gpus-visible", Severity.ERROR, "the NVIDIA driver is loaded but reports no GPU",
+                        fix=("nvidia-smi", "sudo dmesg | grep -i xid"))]
+    return None
+
+
+#: The driver's state, in order: the first step that settles it wins (as rules/frameworks.py VERDICT_STEPS).
+DRIVER_STEPS: tuple[_DriverStep, ...] = (
+    _library_mismatch, _no_nvidia_hardware, _wsl_linux_driver, _container_sees_host, _module_not_loaded,
+    _nvml_error, _no_gpus_visible,
+)
+
+
+@rule
+def driver_state(facts: Facts) -> Iterator[Finding]:
+    """The NVIDIA driver's own state: not installed or not loaded, nouveau, library/module mismatch, DKMS or
+    Secure Boot blocking the module, a Linux driver inside WSL, NVML errors, no GPU visible."""
+    for step in DRIVER_STEPS:
+        settled = step(facts)
+        if settled is not None:
+            yield from settled
             return
-        dkms = nv.get("dkms")
-        if isinstance(dkms, dict) and dkms.get("built_for_running_kernel") is False:
-            fix += ["sudo apt install linux-headers-$(uname -r)  # kernel-devel-$(uname -r) on Fedora/RHEL",
-                    "sudo dkms autoinstall"]
-            yield Finding(
-                "driver.dkms-missing-kernel", Severity.ERROR, "the nvidia module is not built for the running kernel",
-                fix=tuple(fix + ["sudo reboot"]), evidence={"dkms": dkms.get("nvidia")},
-            )
-        if pick(nv, "secure_boot", kind=bool):
-            yield Finding(
-                "driver.secure-boot-unsigned", Severity.WARNING,
-                "Secure Boot is on and the nvidia module is not loaded",
-                "With Secure Boot only signed modules load; DKMS-built nvidia modules need an enrolled MOK key.",
-                ("sudo mokutil --import /var/lib/shim-signed/mok/MOK.der  # then reboot and enroll the key",
-                 "or disable Secure Boot in the firmware settings"),
-            )
-        yield Finding(
-            "driver.not-loaded", Severity.ERROR, "an NVIDIA GPU is present but the nvidia driver is not loaded",
-            "No CUDA program can use the GPU until the nvidia kernel module is loaded.",
-            ("sudo modprobe nvidia", "sudo dmesg | grep -iE 'nvidia|nouveau'  # if it fails, the reason is here"),
-            evidence={"libraries": [lib.get("version") for lib in libraries if isinstance(lib, dict)]}
-            if isinstance(libraries, list) else {},
-        )
-        return
-    if code and code not in ("LibraryNotFound",) and not facts.gpus:
-        smi = [m for f in facts.probe_failures if (pick(f, "probe", kind=str) or "").startswith(NVIDIA_PROBES)
-               and (m := pick(f, "message", kind=str) or pick(f, "error", kind=str))]
-        yield Finding(
-            "driver.nvml-error", Severity.ERROR, f"NVML failed: {code}",
-            "; ".join([pick(nv, "nvml_error", "message", kind=str) or "", *smi]).strip("; "),
-            ("nvidia-smi  # shows the same error from NVIDIA's tool", "sudo dmesg | grep -i nvrm"),
-        )
-    elif loaded and not facts.gpus and facts.nvidia_pci:
-        yield Finding("driver.no-gpus-visible", Severity.ERROR, "the NVIDIA driver is loaded but reports no GPU",
-                      fix=("nvidia-smi", "sudo dmesg | grep -i xid"))
 
 
 def _remove_wsl_linux_driver(facts: Facts) -> list[str]:

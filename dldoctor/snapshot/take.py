@@ -169,30 +169,22 @@ def without_ip_addresses(text: str) -> str:
 _UUID_RE = re.compile(r"\b(?:GPU-|MIG-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 
 
-def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
-    """Remove host names, user names, serial numbers, UUIDs, URL credentials and the IP addresses in
-    error text, so the snapshot can go into a bug report.
+class _Scrubber:
+    """The text of one snapshot with its secrets replaced: host and user names (given), UUIDs (each distinct
+    one a stable placeholder, so a reader can still tell the GPUs apart)."""
 
-    Each distinct UUID becomes a stable placeholder, so a reader can still tell
-    the GPUs apart.
-    """
-    host = doc.get("host") or {}
-    secrets: list[tuple[str, str, bool]] = []  # (text, placeholder, replace it anywhere as a word)
-    if isinstance(host, dict):
-        if isinstance(host.get("hostname"), str) and host["hostname"]:
-            secrets.append((host["hostname"], "<host>", True))
-        if isinstance(host.get("user"), str) and host["user"] and host["user"] not in ("root",):
-            secrets.append((host["user"], "<user>", False))
-    uuids: dict[str, str] = {}
+    def __init__(self, secrets: list[tuple[str, str, bool]]) -> None:
+        self.secrets = secrets  # (text, placeholder, replace it anywhere as a word)
+        self.uuids: dict[str, str] = {}
 
-    def scrub_text(text: str) -> str:
-        def uuid_sub(match: re.Match[str]) -> str:
-            found = match.group(0)
-            prefix = "GPU-" if found.startswith("GPU-") else "MIG-" if found.startswith("MIG-") else ""
-            return uuids.setdefault(found, f"{prefix}<uuid-{len(uuids)}>")
+    def _uuid(self, match: re.Match[str]) -> str:
+        found = match.group(0)
+        prefix = "GPU-" if found.startswith("GPU-") else "MIG-" if found.startswith("MIG-") else ""
+        return self.uuids.setdefault(found, f"{prefix}<uuid-{len(self.uuids)}>")
 
-        text = _UUID_RE.sub(uuid_sub, text)
-        for secret, placeholder, anywhere in secrets:
+    def text(self, text: str) -> str:
+        text = _UUID_RE.sub(self._uuid, text)
+        for secret, placeholder, anywhere in self.secrets:
             if text == secret and anywhere:
                 return placeholder
             if anywhere and len(secret) >= 3:
@@ -201,20 +193,38 @@ def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
                 text = re.sub(rf"(?<=/){re.escape(secret)}(?=/|$)", placeholder, text)
         return text
 
-    def walk(value: Any, key: str = "", error: bool = False) -> Any:
+    def walk(self, value: Any, key: str = "", error: bool = False) -> Any:
         if key in ("serial", "product_serial", "board_serial", "product_uuid"):
             return "<redacted>"
         error = error or key in _ERROR_KEYS
         if isinstance(value, dict):
-            return {k: walk(v, k, error) for k, v in value.items()}
+            return {k: self.walk(v, k, error) for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v, "", error) for v in value]
+            return [self.walk(v, "", error) for v in value]
         if isinstance(value, str):
-            text = scrub_text(url_without_credentials(value))
+            text = self.text(url_without_credentials(value))
             return without_ip_addresses(text) if error else text
         return value
 
-    redacted: dict[str, Any] = walk(doc)
+
+def _host_secrets(host: Any) -> list[tuple[str, str, bool]]:
+    secrets: list[tuple[str, str, bool]] = []
+    if isinstance(host, dict):
+        if isinstance(host.get("hostname"), str) and host["hostname"]:
+            secrets.append((host["hostname"], "<host>", True))
+        if isinstance(host.get("user"), str) and host["user"] and host["user"] not in ("root",):
+            secrets.append((host["user"], "<user>", False))
+    return secrets
+
+
+def redact_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
+    """Remove host names, user names, serial numbers, UUIDs, URL credentials and the IP addresses in
+    error text, so the snapshot can go into a bug report.
+
+    Each distinct UUID becomes a stable placeholder, so a reader can still tell
+    the GPUs apart.
+    """
+    redacted: dict[str, Any] = _Scrubber(_host_secrets(doc.get("host") or {})).walk(doc)
     if isinstance(redacted.get("host"), dict):
         for key, placeholder in (("hostname", "<host>"), ("user", "<user>")):
             if redacted["host"].get(key):
@@ -283,8 +293,8 @@ def _depth(doc: Any) -> int:
     return deepest
 
 
-def load_snapshot(path: Path) -> dict[str, Any]:
-    """Read a snapshot written by `dldoctor snapshot`; InputError names what is wrong."""
+def _snapshot_text(path: Path) -> str:
+    """The text of a snapshot file; InputError when it is missing, a directory, unreadable or empty."""
     try:
         text = _read_bounded(path).decode("utf-8")
     except FileNotFoundError:
@@ -295,6 +305,11 @@ def load_snapshot(path: Path) -> dict[str, Any]:
         raise InputError(f"snapshot file {path} cannot be read: {exc}") from None
     if not text.strip():
         raise InputError(f"snapshot file {path} is empty")
+    return text
+
+
+def _snapshot_json(path: Path, text: str) -> dict[str, Any]:
+    """The JSON object of a snapshot file; InputError when it is not JSON, truncated, too deep or not an object."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -309,8 +324,11 @@ def load_snapshot(path: Path) -> dict[str, Any]:
         raise InputError(f"snapshot file {path} is not a snapshot (a JSON {type(doc).__name__}, not an object)")
     if _depth(doc) > MAX_DEPTH:
         raise InputError(f"snapshot file {path} nests deeper than any snapshot ({MAX_DEPTH} levels at most)")
-    if "schema" not in doc and isinstance(doc.get("snapshot"), dict):
-        doc = doc["snapshot"]  # a `check --json` report carries the snapshot inside
+    return doc
+
+
+def _check_schema(path: Path, doc: dict[str, Any]) -> None:
+    """InputError unless `doc` is a snapshot of this schema with every section an object (or null)."""
     schema = doc.get("schema")
     if schema != SCHEMA:
         if isinstance(schema, str) and schema.startswith("dldoctor.snapshot/"):
@@ -324,6 +342,14 @@ def load_snapshot(path: Path) -> dict[str, Any]:
     if wrong:
         raise InputError(f"snapshot file {path}: section {wrong[0]} is a JSON {type(doc[wrong[0]]).__name__}, "
                          "not an object")
+
+
+def load_snapshot(path: Path) -> dict[str, Any]:
+    """Read a snapshot written by `dldoctor snapshot`; InputError names what is wrong."""
+    doc = _snapshot_json(path, _snapshot_text(path))
+    if "schema" not in doc and isinstance(doc.get("snapshot"), dict):
+        doc = doc["snapshot"]  # a `check --json` report carries the snapshot inside
+    _check_schema(path, doc)
     return clean_strings(doc)  # type: ignore[no-any-return]  # checked to be a dict above
 
 

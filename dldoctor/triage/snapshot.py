@@ -107,36 +107,32 @@ def _empty_nvidia() -> dict[str, Any]:
     }
 
 
-def _nvidia(m: dict[str, Any]) -> dict[str, Any]:
-    nv = m.get("nvidia")
-    if not nv:
-        return _empty_nvidia()
-    windows = m.get("os") == "Windows"
-    wsl = bool(m.get("wsl"))
-    container = m.get("container")
-    driver = nv.get("driver")
-    nvml_error = nv.get("nvml_error")
-    gpus = [_gpu(i, g) for i, g in enumerate(nv.get("gpus") or [])]
-    if nvml_error:
-        gpus = []  # NVML did not start: it listed no GPU
-    libcuda = nv.get("libcuda", True)
+def _nvidia_links(nv: dict[str, Any], windows: bool, wsl: bool, driver: Any) -> tuple[Any, Any, bool | None,
+                                                                                     list[dict[str, Any]]]:
+    """The kernel module, userspace version, module-loaded state and PCI devices a report implies."""
     if windows or wsl:
         kernel_module = nv.get("kernel_module")  # no Linux module (a Linux driver inside WSL would set it)
-        userspace = nv.get("userspace")
         loaded: bool | None = bool(kernel_module) if wsl else None
-        pci: list[dict[str, Any]] = []  # no PCI sysfs on Windows, none under WSL
-    else:
-        kernel_module = nv.get("kernel_module", driver)
-        userspace = nv.get("userspace", driver if libcuda else None)
-        # NVML listing GPUs means the module is loaded, whatever version the report left out
-        loaded = nv.get("module_loaded", bool(kernel_module) or bool(nv.get("gpus")))
-        count = nv.get("pci_devices", max(len(nv.get("gpus") or []), 1 if driver or kernel_module else 0))
-        pci = [
-            {"bus_id": f"0000:{i + 1:02x}:00.0", "device_id": None, "class": "0x030000",
-             "driver": "nvidia" if loaded else None, "current_link_speed": None, "current_link_width": None,
-             "max_link_speed": None, "max_link_width": None}
-            for i in range(count)
-        ]
+        return kernel_module, nv.get("userspace"), loaded, []  # no PCI sysfs on Windows, none under WSL
+    libcuda = nv.get("libcuda", True)
+    kernel_module = nv.get("kernel_module", driver)
+    userspace = nv.get("userspace", driver if libcuda else None)
+    # NVML listing GPUs means the module is loaded, whatever version the report left out
+    loaded = nv.get("module_loaded", bool(kernel_module) or bool(nv.get("gpus")))
+    count = nv.get("pci_devices", max(len(nv.get("gpus") or []), 1 if driver or kernel_module else 0))
+    pci = [
+        {"bus_id": f"0000:{i + 1:02x}:00.0", "device_id": None, "class": "0x030000",
+         "driver": "nvidia" if loaded else None, "current_link_speed": None, "current_link_width": None,
+         "max_link_speed": None, "max_link_width": None}
+        for i in range(count)
+    ]
+    return kernel_module, userspace, loaded, pci
+
+
+def _nvidia_libraries(nv: dict[str, Any], windows: bool, wsl: bool, userspace: Any,
+                      loaded: bool | None) -> list[dict[str, Any]]:
+    """The driver libraries a report implies: WSL's libcuda (and a Linux one inside WSL), or the Linux driver's."""
+    libcuda = nv.get("libcuda", True)
     libraries: list[dict[str, Any]] = []
     if wsl:
         if nv.get("wsl_libcuda", True):
@@ -157,6 +153,24 @@ def _nvidia(m: dict[str, Any]) -> dict[str, Any]:
             {"name": "libnvidia-ml", "version": None, "path": "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"},
             {"name": "libcuda", "version": None, "path": "/usr/lib/x86_64-linux-gnu/libcuda.so.1"},
         ]
+    return libraries
+
+
+def _nvidia(m: dict[str, Any]) -> dict[str, Any]:
+    nv = m.get("nvidia")
+    if not nv:
+        return _empty_nvidia()
+    windows = m.get("os") == "Windows"
+    wsl = bool(m.get("wsl"))
+    container = m.get("container")
+    driver = nv.get("driver")
+    nvml_error = nv.get("nvml_error")
+    gpus = [_gpu(i, g) for i, g in enumerate(nv.get("gpus") or [])]
+    if nvml_error:
+        gpus = []  # NVML did not start: it listed no GPU
+    libcuda = nv.get("libcuda", True)
+    kernel_module, userspace, loaded, pci = _nvidia_links(nv, windows, wsl, driver)
+    libraries = _nvidia_libraries(nv, windows, wsl, userspace, loaded)
     if "device_nodes" in nv:
         nodes = nv["device_nodes"] if nv["device_nodes"] is not None else []
     elif wsl:
