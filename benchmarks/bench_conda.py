@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dldoctor.setup.backend import LockResult  # noqa: E402  (after the path set-up)
-from dldoctor.setup.conda import CondaBackend  # noqa: E402
+from dldoctor.setup.conda.backend import CondaBackend  # noqa: E402
+from dldoctor.setup.pipeline import LockResult  # noqa: E402  (after the path set-up)
 from dldoctor.setup.plan import Plan  # noqa: E402
 from tests.channels import Pkg, build_package, index_channel  # noqa: E402
 

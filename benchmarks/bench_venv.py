@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dldoctor.setup.plan import Plan  # noqa: E402  (after the path insert above)
-from dldoctor.setup.venv import VenvBackend  # noqa: E402
+from dldoctor.setup.venv.backend import VenvBackend  # noqa: E402
 
 
 def plan_for(root: Path, torch: str, find_links: list[str], index_url: str | None) -> Plan:

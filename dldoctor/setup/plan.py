@@ -8,7 +8,6 @@ target machine is refused with the reason, unless `force`.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +16,9 @@ from typing import Any
 from dldoctor import variants
 from dldoctor.errors import UsageError
 from dldoctor.knowledge import vocabulary
-from dldoctor.setup.base_images import base_image_pythons
+from dldoctor.paths import data_dir
+from dldoctor.setup.docker.base_images import base_image_pythons
+from dldoctor.setup.platforms import conda_subdir
 from dldoctor.snapshot.facts import Facts
 from dldoctor.variants.choice import variant_kind
 
@@ -141,14 +142,7 @@ def parse_variant(text: str) -> str:
 
 def default_platform(facts: Facts) -> str:
     """The conda subdir of the facts' machine ("linux-64", "osx-arm64", ...)."""
-    system = facts.os.lower()
-    arch = facts.arch.lower()
-    if system == "darwin":
-        return "osx-arm64" if arch in ("arm64", "aarch64") else "osx-64"
-    if system == "windows":
-        return "win-64"
-    return {"x86_64": "linux-64", "amd64": "linux-64", "aarch64": "linux-aarch64", "arm64": "linux-aarch64",
-            "ppc64le": "linux-ppc64le"}.get(arch, f"linux-{arch}")
+    return conda_subdir(facts.os, facts.arch)
 
 
 def kernel_version(text: str | None) -> str | None:
@@ -160,8 +154,7 @@ def kernel_version(text: str | None) -> str | None:
 
 
 def default_prefix(framework: str, backend: str) -> Path:
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(data) / "dldoctor" / "envs" / f"{framework}-{backend}"
+    return data_dir("envs", f"{framework}-{backend}")
 
 
 def stale_lock(path: Path, why: str) -> UsageError:

@@ -11,12 +11,11 @@ import contextlib
 import fcntl
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from dldoctor.errors import OutputError, UnavailableError
-
-Progress = Callable[[str], None]
+from dldoctor.setup.progress import Progress
 
 _STAGING = ".dldoctor-new-"
 _RETIRED = ".dldoctor-old-"

@@ -36,16 +36,16 @@ from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired
 from dldoctor.knowledge import vocabulary
 from dldoctor.output import is_stamped, stamped, write_owned
 from dldoctor.runner import CommandResult, LineCallback, Runner
-from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
+from dldoctor.setup.pipeline import InstallResult, LockResult, SpecResult
+from dldoctor.setup.progress import Progress
 from dldoctor.setup.installed import from_venv
 from dldoctor.setup.plan import Plan, missing_lock, stale_lock
 from dldoctor.setup.progress import report_count
 from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
-from dldoctor.setup.wheels import (
+from dldoctor.setup.venv.wheels import (
     LOCK_NAME,
     SPEC_NAME,
     LockedPackage,
-    TargetPlatform,
     check_torch_variant,
     input_hash,
     parse_pip_report,
@@ -56,7 +56,6 @@ from dldoctor.setup.wheels import (
     render_spec,
     requirement_lines,
     sha256_file,
-    target_platform,
     write_atomic,
 )
 
@@ -77,6 +76,7 @@ _NETWORK_SIGNS = (
     "dns error", "connection reset", "timed out",
     "could not connect", "tcp connect error", "max retries exceeded",
 )
+from dldoctor.setup.platforms import TargetPlatform, target_platform, this_platform
 _HASH_SIGNS = ("do not match the hashes", "hash mismatch", "hashes do not match")
 
 
@@ -438,21 +438,10 @@ def _first_hash_line(done: CommandResult) -> str:
     return done.describe_failure()
 
 
-def _this_platform() -> str:
-    machine = platform_mod.machine().lower()
-    system = sys.platform
-    if system == "darwin":
-        return "osx-arm64" if machine in ("arm64", "aarch64") else "osx-64"
-    if system.startswith("win"):
-        return "win-64"
-    return {"x86_64": "linux-64", "amd64": "linux-64", "aarch64": "linux-aarch64", "arm64": "linux-aarch64"}.get(
-        machine, f"linux-{machine}")
-
-
 def _check_platform_matches(locked: str) -> None:
     name = locked.split(" ", 1)[0]
-    if name and name != _this_platform():
-        raise TargetError(f"the lock is for {name}; this machine is {_this_platform()}: install it there "
+    if name and name != this_platform():
+        raise TargetError(f"the lock is for {name}; this machine is {this_platform()}: install it there "
                           "(or use --lock-only here)")
 
 

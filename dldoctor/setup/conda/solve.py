@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dldoctor.errors import DldoctorError, InputError, OutputError, TargetError, TimeoutExpired, UnavailableError
-from dldoctor.setup.conda_spec import PlatformSpec
+from dldoctor.setup.conda.spec import PlatformSpec
 
 if TYPE_CHECKING:
     from conda_lock.lockfile.v2prelim.models import LockedDependency, Lockfile  # type: ignore[import-untyped]  # conda-lock ships no type information

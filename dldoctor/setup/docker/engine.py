@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dldoctor.errors import InputError, OutputError, TargetError, UnavailableError
+from dldoctor.setup.progress import Progress
 
-Progress = Callable[[str], None]
 #: Seconds the SDK waits for one API answer (a build streams, so this bounds silence, not the build).
 API_TIMEOUT_S = 600
 CONNECT_TIMEOUT_S = 10

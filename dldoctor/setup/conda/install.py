@@ -19,20 +19,19 @@ import os
 import shutil
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError
-from dldoctor.setup.progress import report_count
+from dldoctor.paths import cache_dir
+from dldoctor.setup.progress import Progress, report_count
 from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
 
 if TYPE_CHECKING:
     from conda_lock.lockfile.v2prelim.models import LockedDependency  # type: ignore[import-untyped]  # conda-lock ships no type information
 
-Progress = Callable[[str], None]
 
 DOWNLOAD_TIMEOUT_S = 60.0
 LINK_TIMEOUT_S = 1800.0
@@ -55,8 +54,7 @@ class InstallOutcome:
 
 def cache_root() -> Path:
     """dldoctor's conda cache (repodata and packages): $XDG_CACHE_HOME/dldoctor/conda."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dldoctor" / "conda"
+    return cache_dir("conda")
 
 
 def installed_matches(prefix: Path, packages: list[LockedDependency]) -> bool:

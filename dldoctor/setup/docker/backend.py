@@ -13,17 +13,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
-from dldoctor.setup.docker_render import (
-    PLATFORMS,
+from dldoctor.setup.docker.render import (
     BaseImage,
     activate_line,
     choose_base_image,
     default_tag,
-    docker_platform,
     render_dockerfile,
 )
+from dldoctor.setup.pipeline import InstallResult, LockResult, SpecResult
 from dldoctor.setup.plan import Plan
+from dldoctor.setup.platforms import PLATFORMS, docker_platform
+from dldoctor.setup.progress import Progress
 
 DOCKERFILE_NAME = "Dockerfile"
 #: The first line of every Dockerfile dldoctor writes; any other Dockerfile is never overwritten.
@@ -52,7 +52,7 @@ class DockerBackend:
 
     def _locker(self) -> Any:
         if self._lock_backend is None:
-            from dldoctor.setup.venv import VenvBackend
+            from dldoctor.setup.venv.backend import VenvBackend
 
             self._lock_backend = VenvBackend()
         return self._lock_backend
@@ -69,8 +69,8 @@ class DockerBackend:
     def install(self, plan: Plan, lock: LockResult, progress: Progress) -> InstallResult:
         """Render the Dockerfile next to the lock; unless --dockerfile-only, build the image from it."""
         from dldoctor.output import sha256_file as file_sha256
-        from dldoctor.setup.docker_context import prepare_context
-        from dldoctor.setup.wheels import target_platform
+        from dldoctor.setup.docker.context import prepare_context
+        from dldoctor.setup.platforms import target_platform
 
         base = choose_base_image(plan)
         platform = docker_platform(plan)
@@ -89,7 +89,7 @@ class DockerBackend:
                      "(see the Dockerfile's header for fetching the wheels)")
             return InstallResult(location=tag, python=None, changed=False, activate=activate, details=details)
 
-        from dldoctor.setup import docker_engine as engine
+        from dldoctor.setup.docker import engine
 
         client = engine.connect()
         try:
@@ -119,7 +119,7 @@ class DockerBackend:
         from dldoctor.smoke.command import smoke_command
 
         if plan.kind == "cuda":
-            from dldoctor.setup import docker_engine as engine
+            from dldoctor.setup.docker import engine
 
             client = engine.connect()
             try:

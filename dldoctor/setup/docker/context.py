@@ -8,16 +8,15 @@ cache folder, one per lock, and are reused while the lock is unchanged.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from dldoctor.errors import InputError, OutputError, TargetError, UnavailableError
+from dldoctor.paths import cache_dir
 from dldoctor.runner import CommandResult, Runner
+from dldoctor.setup.progress import Progress
 
-Progress = Callable[[str], None]
 FETCH_TIMEOUT_S = 3600.0
 #: Contexts of older locks kept besides the current one (each holds a full set of wheels).
 KEEP_OLD_CONTEXTS = 1
@@ -25,8 +24,8 @@ _NETWORK_WORDS = ("connection", "network", "temporary failure", "name resolution
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dldoctor" / "docker-context"
+    """Where build contexts are kept: $XDG_CACHE_HOME/dldoctor/docker-context."""
+    return cache_dir("docker-context")
 
 
 
