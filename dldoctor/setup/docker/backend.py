@@ -9,9 +9,9 @@ test in a container of the new image, with the host's GPUs.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dldoctor.setup.docker.render import (
     BaseImage,
@@ -35,6 +35,28 @@ def lock_plan(plan: Plan, base: BaseImage) -> Plan:
     return replace(plan, platforms=(PLATFORMS[docker_platform(plan)],), glibc=base.glibc)
 
 
+class Locker(Protocol):
+    """The spec and lock steps the image is built from: the venv backend's (`VenvBackend`)."""
+
+    def write_spec(self, plan: Plan, progress: Progress) -> SpecResult: ...
+
+    def lock(self, plan: Plan, spec: SpecResult, progress: Progress) -> LockResult: ...
+
+
+@dataclass(frozen=True)
+class ImageTarget:
+    """What the image is built on and for, worked out once per plan: every stage reads it from here."""
+
+    base: BaseImage
+    platform: str  # "linux/amd64"
+    lock_plan: Plan  # the plan the lock is made for (the image's platform and the base's glibc)
+
+    @classmethod
+    def of(cls, plan: Plan) -> ImageTarget:
+        base = choose_base_image(plan)
+        return cls(base=base, platform=docker_platform(plan), lock_plan=lock_plan(plan, base))
+
+
 def write_dockerfile(path: Path, text: str) -> None:
     """Write the Dockerfile, refusing to replace one that dldoctor did not write (or a link)."""
     from dldoctor.output import write_owned
@@ -47,24 +69,31 @@ class DockerBackend:
 
     name = "docker"
 
-    def __init__(self, lock_backend: Any = None) -> None:
+    def __init__(self, lock_backend: Locker | None = None) -> None:
         self._lock_backend = lock_backend
+        self._targets: dict[int, tuple[Plan, ImageTarget]] = {}
 
-    def _locker(self) -> Any:
+    def _locker(self) -> Locker:
         if self._lock_backend is None:
             from dldoctor.setup.venv.backend import VenvBackend
 
             self._lock_backend = VenvBackend()
         return self._lock_backend
 
+    def target(self, plan: Plan) -> ImageTarget:
+        """The plan's base image and platform, chosen at its first stage and reused by the others."""
+        known = self._targets.get(id(plan))
+        if known is None or known[0] is not plan:
+            known = (plan, ImageTarget.of(plan))
+            self._targets[id(plan)] = known
+        return known[1]
+
     def write_spec(self, plan: Plan, progress: Progress) -> SpecResult:
         """requirements.in for the image's platform (the Dockerfile follows the lock, in `install`)."""
-        spec: SpecResult = self._locker().write_spec(lock_plan(plan, choose_base_image(plan)), progress)
-        return spec
+        return self._locker().write_spec(self.target(plan).lock_plan, progress)
 
     def lock(self, plan: Plan, spec: SpecResult, progress: Progress) -> LockResult:
-        result: LockResult = self._locker().lock(lock_plan(plan, choose_base_image(plan)), spec, progress)
-        return result
+        return self._locker().lock(self.target(plan).lock_plan, spec, progress)
 
     def install(self, plan: Plan, lock: LockResult, progress: Progress) -> InstallResult:
         """Render the Dockerfile next to the lock; unless --dockerfile-only, build the image from it."""
@@ -72,9 +101,9 @@ class DockerBackend:
         from dldoctor.setup.docker.context import prepare_context
         from dldoctor.setup.platforms import target_platform
 
-        base = choose_base_image(plan)
-        platform = docker_platform(plan)
-        target = target_platform(lock_plan(plan, base))
+        image = self.target(plan)
+        base, platform = image.base, image.platform
+        target = target_platform(image.lock_plan)
         tag = default_tag(plan)
         lock_sha256 = file_sha256(lock.path)
         text = render_dockerfile(plan, base, lock_sha256=lock_sha256, tag=tag, pip_platforms=target.pip)

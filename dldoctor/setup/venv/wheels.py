@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from dldoctor import __version__, output
+from dldoctor import __version__
+from dldoctor.output import sha256_file
 from dldoctor.errors import TargetError, UsageError
 from dldoctor.probes.frameworks import canonical as canonical_name
 from dldoctor.setup.plan import COMPANIONS, Plan
@@ -242,10 +243,6 @@ def _local_path(url: str) -> Path | None:
     return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
-sha256_file = output.sha256_file
-
-
-
 
 def check_torch_variant(plan: Plan, packages: list[LockedPackage], platform: TargetPlatform) -> str | None:
     """Prove the locked torch is the planned build; return a warning when forced past a mismatch.
@@ -269,8 +266,3 @@ def check_torch_variant(plan: Plan, packages: list[LockedPackage], platform: Tar
     if plan.forced:
         return message
     raise TargetError(message)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file whole or not at all, making its folder when needed."""
-    output.write_atomic(path, text, make_parents=True)
