@@ -306,7 +306,7 @@ def knowledge(
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Show the compatibility tables this dldoctor knows, their sources and their age."""
-    from dldoctor.knowledge import summary
+    from dldoctor.knowledge.catalog import summary
 
     rows = summary()
     if json_out:

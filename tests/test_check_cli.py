@@ -211,3 +211,25 @@ def test_other_environments_are_listed_with_their_frameworks(tmp_path: Path) -> 
     assert f"also {work}/.venv (venv, Python 3." in text and "): jax 0.4.30" in text, text
     assert f"also {ml} (conda, Python 3.12): pytorch 2.5.1" in text, text
     assert ".local/share/dldoctor" not in text
+
+
+def test_smoke_without_a_target_runs_in_python3_on_path_not_dldoctors_own(tmp_path: Path) -> None:
+    from tests.torch_env import torch_python_or_skip
+
+    home = tmp_path / "home"
+    own_bin = _venv_with(home / ".local/share/dldoctor/venv", {})  # first on PATH, no torch: must be skipped
+    torch_bin = torch_python_or_skip().parent
+    proc = _dld_in(tmp_path, home, f"{own_bin}:{torch_bin}:/usr/bin:/bin",
+                   "smoke", "--quick", "--allow-cpu", "--json", "--timeout", "240")
+    assert proc.returncode == 0, proc.stderr
+    target = json.loads(proc.stdout)["target"]
+    assert target["kind"] == "python" and target["value"].startswith(str(torch_bin)), target
+
+
+def test_smoke_without_a_target_and_no_python_on_path_is_a_target_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = _dld_in(tmp_path, tmp_path, str(empty), "smoke", "--quick")
+    assert proc.returncode == 5, proc.stderr
+    assert proc.stderr.strip() == ("dldoctor: error: nothing to smoke-test: no python3 or python on PATH "
+                                   "(dldoctor's own environment is not inspected; --python names an interpreter)")

@@ -16,29 +16,16 @@ from packaging.version import Version
 
 from dldoctor import knowledge
 from dldoctor.errors import InputError
-from dldoctor.knowledge import (
-    DATA_DIR,
-    OVERRIDE_ENV,
-    WheelArchs,
-    capability_runs,
-    cuda_of_variant,
-    cuda_supports_capability,
-    driver_floor,
-    driver_runs_cuda,
-    framework_info,
-    frameworks,
-    gpu_peaks,
-    jax_cuda_requirements,
-    max_cuda_for_driver,
-    min_driver,
-    rocm_gfx_targets,
-    summary,
-    table,
-    table_names,
-    tensorflow_requirements,
-    torch_release_variants,
-    torch_wheel_archs,
-)
+from dldoctor.knowledge import DATA_DIR, OVERRIDE_ENV, table, table_names
+from dldoctor.knowledge.catalog import summary
+from dldoctor.knowledge.cuda import cuda_supports_capability, driver_floor, driver_runs_cuda, max_cuda_for_driver, min_driver
+from dldoctor.knowledge.frameworks import framework_info, frameworks
+from dldoctor.knowledge.gpus import gpu_peaks
+from dldoctor.knowledge.jax import jax_cuda_requirements
+from dldoctor.knowledge.pytorch import WheelArchs, capability_runs, torch_release_variants, torch_wheel_archs
+from dldoctor.knowledge.rocm import rocm_gfx_targets
+from dldoctor.knowledge.tensorflow import tensorflow_requirements
+from dldoctor.knowledge.versions import cuda_of_tag as cuda_of_variant
 
 
 @pytest.fixture(autouse=True)

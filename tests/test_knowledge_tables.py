@@ -263,3 +263,10 @@ def test_torch_variants_script_reads_pip_listing(tmp_path: Path) -> None:
     done = run_script("torch_variants.py", str(listing))
     assert json.loads(done.stdout)["1.11"]["variants"] == ["cpu", "cu102", "cu113", "cu115", "rocm4.3.1", "rocm4.5.2"]
     assert run_script("torch_variants.py", str(listing), "--check", "--complete").returncode == 0
+
+
+def test_tensorflow_and_cuda_extra_starts_at_214() -> None:
+    """TensorFlow's [and-cuda] extra (CUDA and cuDNN as pip wheels) came with 2.14; older rows say so."""
+    for row in rows("tensorflow_cuda"):
+        assert row["pip_cuda"] is (mm(row["tf_min"]) >= (2, 14)), row  # type: ignore[operator]
+        assert mm(row["tf_max"]) < (2, 14) or mm(row["tf_min"]) >= (2, 14)  # type: ignore[operator]

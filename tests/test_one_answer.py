@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from dldoctor import knowledge, variants
 from dldoctor.check import diagnose
+from dldoctor.knowledge.cuda import max_cuda_for_driver
 from dldoctor.setup.plan import SetupRequest, make_plan
 from dldoctor.snapshot.facts import Facts
 from tests.simulate import scenario_names
@@ -100,7 +101,7 @@ def _snapshot(spec: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
         snap["nvidia"] = {"present": False, "gpus": [], "pci_devices": [], "device_nodes": [], "libraries": []}
     else:
         nvidia["driver_version"] = None if spec["kind"] == "cuda-only" else spec["driver"]
-        nvidia["cuda_driver_version"] = knowledge.max_cuda_for_driver(
+        nvidia["cuda_driver_version"] = max_cuda_for_driver(
             spec["driver"], "Windows" if spec["kind"] == "wsl" else "Linux")
         nvidia["gpus"] = [dict(gpu, index=i, compute_capability=cc) for i, cc in enumerate(spec["caps"])]
     if spec["kind"] == "amd":

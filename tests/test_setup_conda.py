@@ -29,6 +29,7 @@ from dldoctor.snapshot import take_snapshot
 from dldoctor.snapshot.facts import Facts
 from tests.channels import Pkg, build_package, index_channel, pytorch_channel
 from tests.simulate import load_machine
+from tests.torch_env import torch_python_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "linux-64"
@@ -415,11 +416,10 @@ def test_install_needs_this_machines_platform_in_the_lock(tmp_path: Path, channe
 
 
 @pytest.mark.slow
-def test_verify_runs_the_smoke_test_inside_the_new_environment(tmp_path: Path, channel: Path) -> None:
-    """The channel's python is a launcher for the host interpreter, which has the CPU build of torch in CI."""
-    if Runner().run([sys.executable, "-c", "import torch"], timeout_s=60).returncode != 0:
-        pytest.skip("the host python has no torch (CI installs the CPU build)")
-    plan = make(tmp_path, channel, variant="cpu")
+def test_verify_runs_the_smoke_test_inside_the_new_environment(tmp_path: Path) -> None:
+    """The channel's python is a launcher for an interpreter with the CPU build of torch (tests/torch_env.py)."""
+    forge = pytorch_channel(tmp_path / "forge", host_python=str(torch_python_or_skip()))
+    plan = make(tmp_path, forge, variant="cpu")
     b = CondaBackend(cache_dir=tmp_path / "cache")
     result = run_setup(plan, b, print)
     assert result.smoke is not None and result.smoke["exit_code"] == 0, json.dumps(result.smoke)[:2000]

@@ -76,6 +76,8 @@ SELECTION = [
     ("h100-driver-580-cuda13", "jax", "cuda13.0", "jax[cuda13]", None),
     ("gtx1080ti-sm61-torch-cu130", "jax", "cuda12.0", "jax[cuda12]", None),
     ("h100-driver-580-cuda13", "tensorflow==2.21", "cuda12.5", "tensorflow[and-cuda]==2.21.*", None),
+    # before 2.14 TensorFlow has no [and-cuda] extra (tensorflow/tensorflow#61993): plain tensorflow, system CUDA
+    ("t4-driver-470-torch-cu126", "tensorflow==2.11", "cuda11.2", "tensorflow==2.11.*", None),
     # no version asked: the newest release dldoctor knows is pinned, as the conda backend pins it
     ("cpu-only-laptop", "tensorflow", "cpu", f"tensorflow=={variants.newest('tensorflow')}.*", None),
 ]
@@ -101,11 +103,11 @@ def test_selection_picks_variant_and_index(tmp_path: Path, scenario: str, framew
 
 
 def test_gtx1080ti_on_new_driver_never_gets_a_build_without_sm61(tmp_path: Path) -> None:
-    from dldoctor import knowledge
+    from dldoctor.knowledge.pytorch import capability_runs, torch_wheel_archs
 
     plan = plan_for("gtx1080ti-sm61-torch-cu130", tmp_path, "pytorch==2.7.1")
-    archs = knowledge.torch_wheel_archs(plan.torch_index_variant, "2.7.1", "x86_64")
-    assert archs is not None and knowledge.capability_runs("6.1", archs)
+    archs = torch_wheel_archs(plan.torch_index_variant, "2.7.1", "x86_64")
+    assert archs is not None and capability_runs("6.1", archs)
     # cu128 is newer and the driver runs it, but it has no sm_61 kernels: asking for it is refused.
     with pytest.raises(UsageError, match="sm_61"):
         plan_for("gtx1080ti-sm61-torch-cu130", tmp_path, "pytorch==2.7.1", variant="cuda12.8")

@@ -7,13 +7,12 @@ The result pinned here is a real run of the payload on the CPU build of torch.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from dldoctor.smoke import RESULT_KEYS, SCHEMA, SmokeOptions, SmokeTarget, run_smoke
+from tests.torch_env import torch_python_or_skip
 
 DEVICE_KEYS = {"index", "kind", "name", "tests", "compile", "lost", "speed", "peaks_known"}
 TEST_KEYS = {"test", "dtype", "mode", "status"}
@@ -26,11 +25,8 @@ STATUSES = {"pass", "fail", "error", "compile_error", "skip"}
 
 @pytest.fixture(scope="module")
 def result() -> dict[str, Any]:
-    probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, timeout=120)
-    if probe.returncode != 0:
-        pytest.skip("needs the CPU build of torch")
     options = SmokeOptions(framework="torch", quick=True, allow_cpu=True, compile=False, timeout_s=120)
-    return run_smoke(SmokeTarget("current"), options)
+    return run_smoke(SmokeTarget("python", str(torch_python_or_skip())), options)
 
 
 def test_schema_and_top_level_keys(result: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from packaging.version import Version
 
 from dldoctor import knowledge, variants
 from dldoctor.errors import UsageError
+from dldoctor.knowledge.pytorch import torch_release_variants
 from dldoctor.setup.docker.render import accelerator_env, choose_base_image
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan
 from dldoctor.snapshot.facts import Facts
@@ -174,7 +175,7 @@ def test_a_chosen_build_runs_and_no_newer_release_would(driver: Version, caps: l
     else:
         newer = releases
     for release in newer:
-        for build in knowledge.torch_release_variants(release):
+        for build in torch_release_variants(release):
             if build.kind == "cuda":
                 assert refusal(target, "pytorch", release, variants.setup_variant(build.name)) is not None, \
                     f"{release} {build.name} runs on {target} but {choice.release} {choice.variant} was chosen"
@@ -212,3 +213,75 @@ def test_an_old_release_gets_a_python_it_has_wheels_for() -> None:
     assert (plan.version, plan.variant, plan.python) == ("1.12", "cuda10.2", "3.10")
     with pytest.raises(UsageError, match="3.7 to 3.10"):
         make_plan(facts, SetupRequest(framework="pytorch", backend="venv", python="3.11"))
+
+
+# --- TensorFlow before 2.14: no [and-cuda] extra -------------------------------------------
+
+
+def test_old_tensorflow_for_an_old_driver_is_plain_tensorflow_with_system_cuda() -> None:
+    """A CUDA 10.2 driver (440.33.01) runs only TensorFlow 2.3 (CUDA 10.1, cuDNN 7.6, the tested-build
+    table): 2.3 has no [and-cuda] extra, so the command installs plain `tensorflow` and says what the
+    system must provide."""
+    from dldoctor.rules.recommend import install_command
+
+    target = Target(driver="440.33.01", cuda_driver="10.2", capabilities=("7.5",), nvidia_usable=True)
+    choice = variants.choose(target, "tensorflow")
+    assert (choice.release, choice.variant) == ("2.3", "cuda10.1")
+    assert install_command(choice) == "pip install 'tensorflow==2.3.*'"
+    assert "[and-cuda]" not in install_command(choice)
+    assert "CUDA 10.1 and cuDNN 7.6 must be installed on the system" in choice.reason
+
+
+def test_pinned_tensorflow_213_has_no_extra_but_214_has() -> None:
+    """tensorflow/tensorflow#61993 (a real install log): `pip install tensorflow[and-cuda]` resolved to 2.13.1
+    and pip said "WARNING: tensorflow 2.13.1 does not provide the extra 'and-cuda'", installing no CUDA
+    libraries. 2.13 is recommended as plain `tensorflow` with the system CUDA 11.8 / cuDNN 8.6 it needs."""
+    from dldoctor.rules.recommend import install_command
+
+    target = Target(driver="560.35.03", cuda_driver="12.6", capabilities=("8.6",), nvidia_usable=True)
+    old = variants.choose(target, "tensorflow", "2.13")
+    assert install_command(old) == "pip install 'tensorflow==2.13.*'"
+    assert "CUDA 11.8 and cuDNN 8.6 must be installed on the system" in old.reason
+    new = variants.choose(target, "tensorflow", "2.14")
+    assert install_command(new) == "pip install 'tensorflow[and-cuda]==2.14.*'"
+    assert "come as pip wheels" in new.reason
+    newest = variants.choose(target, "tensorflow")
+    assert install_command(newest) == "pip install 'tensorflow[and-cuda]'"
+
+
+# --- JAX across releases --------------------------------------------------------------------
+
+
+def test_jax_on_a_cuda_11_driver_names_the_last_release_that_runs() -> None:
+    """Driver 470 (CUDA 11.4) runs neither CUDA 12 (>= 525.60.13) nor CUDA 13 wheels; jax_releases says
+    jaxlib 0.4.25 was the last with CUDA 11 wheels (jax[cuda11_pip], CUDA 11.8, under minor-version
+    compatibility). The build stays CPU (setup installs only the current extras) and the reason names it."""
+    from dldoctor.variants import jax as jax_chooser
+
+    target = Target(driver="470.82.01", cuda_driver="11.4", capabilities=("7.0",), nvidia_usable=True)
+    choice = variants.choose(target, "jax")
+    assert choice.variant == "cpu"
+    assert "jaxlib 0.4.25 (jax[cuda11_pip], CUDA 11.8) was the last release whose CUDA builds this machine runs" \
+        in choice.reason
+    older = jax_chooser.last_release_that_runs(target)
+    assert older is not None and (older.jaxlib_max, older.cuda_major) == ("0.4.25", 11)
+    # A Kepler GPU (3.7) is below 0.4.4's floor of 5.2: only 0.4.0-0.4.3 (floor 3.5, unverified) remain.
+    kepler = Target(driver="470.82.01", cuda_driver="11.4", capabilities=("3.7",), nvidia_usable=True)
+    assert "jaxlib 0.4.3 (jax[cuda], CUDA 11.4)" in variants.choose(kepler, "jax").reason
+    assert variants.choose(kepler, "jax").reason.endswith("(unverified)")
+
+
+def test_jax_with_no_past_release_that_runs_keeps_the_plain_reason() -> None:
+    target = Target(driver="440.33.01", cuda_driver="10.2", capabilities=("7.0",), nvidia_usable=True)
+    choice = variants.choose(target, "jax")
+    assert choice.variant == "cpu"
+    assert choice.reason == "JAX CPU: driver 440.33.01 (CUDA 10.2) is too old for JAX's CUDA builds"
+    fits = Target(driver="535.104.05", cuda_driver="12.2", capabilities=("8.6",), nvidia_usable=True)
+    assert variants.choose(fits, "jax").variant == "cuda12.0"
+
+
+def test_jax_refusal_of_an_unreadable_cuda_variant_is_a_reason_not_a_crash() -> None:
+    target = Target(driver="535.104.05", cuda_driver="12.2", capabilities=("8.6",), nvidia_usable=True)
+    assert variants.refusal(target, "jax", "", "cudafoo") == "JAX has no cudafoo build on PyPI"
+    assert variants.refusal(target, "jax", "", "cuda12") is None
+    assert "580" in (variants.refusal(target, "jax", "", "cuda13.0") or "")

@@ -1,97 +1,17 @@
 """What dldoctor knows about compatibility, kept as data.
 
-Each table is one JSON file in `knowledge/data/` with a `source`, a `verified`
-date and `rows`. A newer file can replace a packaged one without a new release:
-put it in a folder and point `DLDOCTOR_KNOWLEDGE_DIR` (or `--knowledge-dir`) at
-it. The query functions in this package are the only readers of the rows.
+Each table is one JSON file in `knowledge/data/`, loaded by `tables` (which also holds the
+`--knowledge-dir` override). One module per table family reads its rows: `cuda` (driver floors),
+`pytorch` (wheel variants and arch lists), `rocm`, `tensorflow`, `jax`, `gpus` (peaks), `cloud`,
+`frameworks` and `vocabulary` (the framework names), `catalog` (the tables themselves); `versions`
+parses version numbers, capabilities and CUDA tags for the whole project. Import from those modules.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import threading
-from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from dldoctor.errors import InputError
-
-DATA_DIR = Path(__file__).parent / "data"
-OVERRIDE_ENV = "DLDOCTOR_KNOWLEDGE_DIR"
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    source: str
-    verified: date
-    rows: tuple[dict[str, Any], ...]
-    path: Path
-    overridden: bool
-
-
-_cache: dict[str, Table] = {}
-_lock = threading.Lock()
-_override_dir: Path | None = None
-
-
-def set_override_dir(path: Path | None) -> None:
-    """Read tables from `path` first (the `--knowledge-dir` option)."""
-    global _override_dir
-    with _lock:
-        _override_dir = path
-        _cache.clear()
-
-
-def _override() -> Path | None:
-    if _override_dir is not None:
-        return _override_dir
-    env = os.environ.get(OVERRIDE_ENV)
-    return Path(env) if env else None
-
-
-def _load(path: Path, overridden: bool) -> Table:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        verified = date.fromisoformat(doc["verified"])
-        rows = tuple(doc["rows"])
-        return Table(doc["table"], doc["source"], verified, rows, path, overridden)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"knowledge table {path} is unreadable: {exc}") from exc
-
-
-def table(name: str) -> Table:
-    """The table `name`, from the override folder when it has one."""
-    with _lock:
-        cached = _cache.get(name)
-        if cached is not None:
-            return cached
-        override = _override()
-        candidate = override / f"{name}.json" if override else None
-        if candidate is not None and candidate.is_file():
-            loaded = _load(candidate, overridden=True)
-        else:
-            loaded = _load(DATA_DIR / f"{name}.json", overridden=False)
-        _cache[name] = loaded
-        return loaded
-
-
-def table_names() -> list[str]:
-    return sorted(p.stem for p in DATA_DIR.glob("*.json"))
-
-
-# The query functions live in `queries` and are reached as `knowledge.NAME`; the module is
-# imported on first use (PEP 562), so a snapshot that needs no query does not pay for it.
-if TYPE_CHECKING:
-    from dldoctor.knowledge.queries import *  # noqa: F403  (the public query API, for the type checker)
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    queries = importlib.import_module("dldoctor.knowledge.queries")
-    if name in queries.__all__:
-        return getattr(queries, name)
-    raise AttributeError(f"module 'dldoctor.knowledge' has no attribute {name!r}")
+from dldoctor.knowledge.tables import DATA_DIR as DATA_DIR
+from dldoctor.knowledge.tables import OVERRIDE_ENV as OVERRIDE_ENV
+from dldoctor.knowledge.tables import Table as Table
+from dldoctor.knowledge.tables import set_override_dir as set_override_dir
+from dldoctor.knowledge.tables import table as table
+from dldoctor.knowledge.tables import table_names as table_names

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dldoctor.knowledge import table
+from dldoctor.knowledge.tables import table
 
 
 @dataclass(frozen=True)

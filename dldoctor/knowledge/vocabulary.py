@@ -63,9 +63,9 @@ _read: tuple[object, tuple[FrameworkNames, ...]] | None = None
 def all_frameworks() -> tuple[FrameworkNames, ...]:
     """Every framework of the table, in table order."""
     global _read
-    from dldoctor import knowledge
+    from dldoctor.knowledge.tables import table as load
 
-    table = knowledge.table("frameworks")  # cached there; a new object when --knowledge-dir changes it
+    table = load("frameworks")  # cached there; a new object when --knowledge-dir changes it
     if _read is None or _read[0] is not table:
         _read = (table, tuple(_names(row) for row in table.rows))
     return _read[1]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dldoctor.knowledge import vocabulary
+from dldoctor.knowledge.versions import minor_of
 from dldoctor.machine import Machine
 from dldoctor.probes import Notes
 from dldoctor.probes.python_target import OtherEnvironment, PythonTarget, inspect_python, other_environments
@@ -199,9 +200,7 @@ def _py_string(text: str, name: str) -> tuple[bool, str | None]:
     return True, match.group(1) if match.group(1) is not None else match.group(2)
 
 
-def _major_minor(text: str) -> str | None:
-    match = re.match(r"(\d+)\.(\d+)", text)
-    return f"{match.group(1)}.{match.group(2)}" if match else None
+_major_minor = minor_of
 
 
 #: CUDA / ROCm libraries a torch build carries in torch/lib (auditwheel adds a hash: libcudart-80664282.so.10.2).
@@ -282,11 +281,11 @@ def _tensorflow_build_info(machine: Machine, dist: InstalledDist) -> dict[str, A
 
 def _tensorflow_has_windows_gpu_build(version: str) -> bool:
     """Whether TensorFlow `version` published a native-Windows GPU build (2.10 was the last); False when unknown."""
-    from dldoctor import knowledge
     from dldoctor.errors import DldoctorError
+    from dldoctor.knowledge.tensorflow import tensorflow_windows_gpu
 
     try:
-        return knowledge.tensorflow_windows_gpu(version) is True
+        return tensorflow_windows_gpu(version) is True
     except (DldoctorError, OSError):
         return False
 

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from dldoctor import knowledge
+from dldoctor.knowledge.cuda import max_cuda_for_driver
 from dldoctor.machine import NVML_LIBRARY_DIRS, Machine
 from dldoctor.probes import Notes
 from dldoctor.probes.host import secure_boot_state
@@ -91,7 +91,7 @@ def probe_nvidia(machine: Machine, notes: Notes) -> dict[str, Any]:
     if not result["gpus"] and (pci or device_nodes):
         _from_nvidia_smi(machine, notes, result)
     if result["cuda_driver_version"] is None and result["driver_version"]:
-        inferred = knowledge.max_cuda_for_driver(result["driver_version"], machine.system)
+        inferred = max_cuda_for_driver(result["driver_version"], machine.system)
         if inferred:
             result["cuda_driver_version"] = inferred
             result["sources"]["cuda_driver_version"] = "inferred from driver version"

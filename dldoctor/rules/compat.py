@@ -10,25 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
-from packaging.version import InvalidVersion, Version
-
-from dldoctor import knowledge
 from dldoctor.errors import DldoctorError
-
-
-def version(text: Any) -> Version | None:
-    try:
-        return Version(str(text)) if isinstance(text, (str, int, float)) and str(text) else None
-    except InvalidVersion:
-        return None
-
-
-def major_minor(text: Any) -> str | None:
-    v = version(text)
-    return f"{v.major}.{v.minor}" if v is not None else None
-
+from dldoctor.knowledge import cuda as cuda_kb
+from dldoctor.knowledge import jax as jax_kb
+from dldoctor.knowledge import pytorch as pytorch_kb
+from dldoctor.knowledge import rocm as rocm_kb
+from dldoctor.knowledge import tensorflow as tensorflow_kb
+from dldoctor.knowledge.versions import cuda_tag, parse_capability, version
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -60,7 +50,7 @@ class DriverTier:
 
 def compat_floor(cuda_major: int, os_name: str = "Linux") -> str | None:
     """The minor-version-compatibility floor of a CUDA major branch (580.65.06 for 13.x)."""
-    answer = ask(knowledge.min_driver, f"{cuda_major}.0", "minor", os_name)
+    answer = ask(cuda_kb.min_driver, f"{cuda_major}.0", "minor", os_name)
     return str(answer) if answer else None
 
 
@@ -79,8 +69,8 @@ def driver_tier(driver: str | None, cuda: str | None, os_name: str = "Linux",
     if c is None or (d is None and version(driver_cuda) is None):
         return DriverTier("unknown", None, None)
     cuda_mm = f"{c.major}.{c.minor}"  # a major-only "12" reads as 12.0
-    full = ask(knowledge.min_driver, cuda_mm, "full", os_name)
-    minor = ask(knowledge.min_driver, cuda_mm, "minor", os_name)
+    full = ask(cuda_kb.min_driver, cuda_mm, "full", os_name)
+    minor = ask(cuda_kb.min_driver, cuda_mm, "minor", os_name)
     target = Target(driver_os=os_name, driver=str(driver) if d is not None else None, cuda_driver=driver_cuda)
     how = ask(target.tier, cuda_mm)
     if how == "full":
@@ -94,7 +84,7 @@ def driver_tier(driver: str | None, cuda: str | None, os_name: str = "Linux",
 
 # --- GPU architectures ----------------------------------------------------------------------
 
-_cc = knowledge.parse_capability
+_cc = parse_capability
 
 
 def capability_covered(capability: str, arch_list: list[str]) -> bool | None:
@@ -128,8 +118,8 @@ def torch_arch_list(torch_version: str | None, cuda: str | None,
     that list was checked against its source (False: inferred, so a match cannot be vouched for)."""
     if not torch_version or not cuda:
         return None
-    tag = "cu" + cuda.replace(".", "")
-    answer = ask(knowledge.torch_wheel_archs, tag, torch_version, machine_arch)
+    tag = cuda_tag(cuda)
+    answer = ask(pytorch_kb.torch_wheel_archs, tag, torch_version, machine_arch) if tag else None
     return (answer.arch_list, answer.verified) if answer is not None else None
 
 
@@ -137,30 +127,30 @@ def toolkit_cannot_compile(cuda: str | None, capabilities: list[str]) -> list[st
     """The capabilities CUDA toolkit `cuda` cannot compile for at all (CUDA 10.2 and sm_86)."""
     if not cuda:
         return []
-    return [c for c in capabilities if ask(knowledge.cuda_supports_capability, cuda, c) is False]
+    return [c for c in capabilities if ask(cuda_kb.cuda_supports_capability, cuda, c) is False]
 
 
 def rocm_gfx_targets(rocm: str | None) -> list[str] | None:
     if not rocm:
         return None
-    answer = ask(knowledge.rocm_gfx_targets, rocm)
+    answer = ask(rocm_kb.rocm_gfx_targets, rocm)
     return sorted(answer) if answer is not None else None
 
 
 def rocm_gfx_verified(rocm: str | None) -> bool:
-    return bool(rocm) and ask(knowledge.rocm_gfx_verified, rocm or "") is True
+    return bool(rocm) and ask(rocm_kb.rocm_gfx_verified, rocm or "") is True
 
 
 def tensorflow_cuda(tf_version: str | None) -> tuple[str | None, str | None]:
     """(CUDA, cuDNN) TensorFlow `tf_version` was built and tested with."""
     if not tf_version:
         return None, None
-    answer = ask(knowledge.tensorflow_requirements, tf_version)
+    answer = ask(tensorflow_kb.tensorflow_requirements, tf_version)
     if answer is None:
         return None, None
     return answer.cuda or None, answer.cudnn or None
 
 
 def jax_min_capability(cuda_major: str | None) -> str | None:
-    answer = ask(knowledge.jax_cuda_requirements, cuda_major) if cuda_major else None
+    answer = ask(jax_kb.jax_cuda_requirements, cuda_major) if cuda_major else None
     return answer.min_capability if answer is not None else None

@@ -88,10 +88,10 @@ def wsl_linux_driver_evidence(facts: Facts) -> list[str]:
 
 def tensorflow_windows_gpu(tf_version: str | None) -> bool | None:
     """Whether TensorFlow `tf_version` has a native-Windows GPU build; None when the knowledge base does not say."""
-    from dldoctor import knowledge
+    from dldoctor.knowledge.tensorflow import tensorflow_windows_gpu
     from dldoctor.rules.compat import ask
 
-    return ask(knowledge.tensorflow_windows_gpu, tf_version) if tf_version else None
+    return ask(tensorflow_windows_gpu, tf_version) if tf_version else None
 
 
 def windows_tensorflow_without_gpu(facts: Facts, fw: dict[str, Any]) -> bool:

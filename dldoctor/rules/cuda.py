@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from dldoctor.errors import DldoctorError
-from dldoctor.knowledge import vocabulary
+from dldoctor.knowledge import versions, vocabulary
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.fixes import family
@@ -75,16 +74,13 @@ the driver's CUDA version.
 """)
 
 
-def _v(text: str | None) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
+_v = versions.version
 
 
 def _major_minor(text: str | None) -> Version | None:
-    v = _v(text)
-    return Version(f"{v.major}.{v.minor}") if v is not None else None
+    """"12.6.3" -> Version("12.6"), for comparing CUDA releases."""
+    minor = versions.minor_of(text)
+    return Version(minor) if minor is not None else None
 
 
 # --- CUDA_VISIBLE_DEVICES ---------------------------------------------------------------
@@ -186,9 +182,7 @@ def _ld_dirs(facts: Facts) -> list[str]:
     return [d.rstrip("/") for d in (facts.env("LD_LIBRARY_PATH") or "").split(":") if d.strip()]
 
 
-def _major(version: str | None) -> int | None:
-    v = _v(version)
-    return v.major if v is not None else None
+_major = versions.major
 
 
 def _under(path: str, directory: str) -> bool:
@@ -261,22 +255,14 @@ class CudnnCopy:
 
 def _jax_release_cudnn(jaxlib: str | None, cuda_major: int) -> tuple[str | None, str | None]:
     """(cudnn_min, cudnn_below) of the jaxlib release from the knowledge base's jax_releases rows, else
-    the current jax_cuda row. A small helper here, not a query: only this rule asks it."""
-    from dldoctor import knowledge
+    the current jax_cuda row."""
+    from dldoctor.knowledge.jax import jax_cuda_requirements, jax_release
     from dldoctor.rules.compat import ask
 
-    wanted = _v(jaxlib.split("+", 1)[0]) if jaxlib else None
-    try:
-        rows = knowledge.table("jax_releases").rows if wanted is not None else ()
-    except (DldoctorError, OSError):
-        rows = ()
-    for row in rows:
-        low, high = _v(str(row.get("jaxlib_min") or "")), _v(str(row.get("jaxlib_max") or ""))
-        if row.get("cuda_major") == cuda_major and low is not None and wanted is not None and low <= wanted \
-                and (high is None or wanted <= high):
-            return (str(row["cudnn_min"]) if row.get("cudnn_min") else None,
-                    str(row["cudnn_below"]) if row.get("cudnn_below") else None)
-    current = ask(knowledge.jax_cuda_requirements, cuda_major)
+    release = ask(jax_release, jaxlib, cuda_major) if jaxlib else None
+    if release is not None:
+        return release.cudnn_min, release.cudnn_below
+    current = ask(jax_cuda_requirements, cuda_major)
     return (current.cudnn_min, current.cudnn_below) if current is not None else (None, None)
 
 
@@ -564,9 +550,9 @@ def toolkit_vs_driver(facts: Facts) -> Iterator[Finding]:
     if not newer:
         return
     top = max(newer, key=Version)
-    from dldoctor import knowledge
+    from dldoctor.knowledge.cuda import driver_floor
 
-    floor = knowledge.driver_floor(top, facts.driver_os)
+    floor = driver_floor(top, facts.driver_os)
     yield Finding(
         "cuda.toolkit-newer-than-driver", Severity.WARNING,
         f"CUDA toolkit {top} ({newer[top]}) is newer than the driver's CUDA {driver_cuda}",

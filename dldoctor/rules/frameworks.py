@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from dldoctor.knowledge import vocabulary
+from dldoctor.knowledge.versions import version
 from dldoctor.report import Finding, Severity
 from dldoctor.rules import explains, rule
 from dldoctor.rules.amd import build_targets, uncovered_gfx
@@ -19,7 +20,6 @@ from dldoctor.rules.compat import (
     tensorflow_cuda,
     toolkit_cannot_compile,
     torch_arch_list,
-    version,
 )
 from dldoctor.rules.containers import container_without_gpus, windows_tensorflow_without_gpu
 from dldoctor.rules.cuda import cudnn_breaks, hides_all_gpus

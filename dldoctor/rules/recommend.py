@@ -27,7 +27,7 @@ def install_command(choice: Choice) -> str:
         spec = f"'torch=={choice.release}.*'" if variants.pinned(choice) else "torch"
         return f"pip install {spec} --index-url {TORCH_INDEX}/{choice.tag}"
     if choice.framework == "tensorflow":
-        name = "tensorflow[and-cuda]" if choice.kind == "cuda" else "tensorflow-cpu"
+        name = variants.tensorflow.pip_name(choice.release, choice.kind)
         return f"pip install '{name}=={choice.release}.*'" if variants.pinned(choice) else f"pip install '{name}'"
     if choice.kind == "cuda":
         return f"pip install 'jax[{choice.tag}]'"

@@ -16,6 +16,7 @@ from typing import Any
 from dldoctor import variants
 from dldoctor.errors import UsageError
 from dldoctor.knowledge import vocabulary
+from dldoctor.knowledge.versions import release_key
 from dldoctor.paths import data_dir
 from dldoctor.setup.docker.base_images import base_image_pythons
 from dldoctor.setup.platforms import conda_subdir
@@ -236,9 +237,9 @@ def _python_for(request: SetupRequest, framework: str, release: str | None, vari
                 require_cuda: str | None) -> tuple[str, str]:
     """The Python version and why: as asked; for an image, one its runtime base has; one the release
     publishes wheels for; else the default."""
-    from dldoctor import knowledge
+    from dldoctor.knowledge.pytorch import torch_python_range
 
-    span = knowledge.torch_python_range(release) if framework == "pytorch" and release else None
+    span = torch_python_range(release) if framework == "pytorch" and release else None
     if request.python:
         if span and not _within(request.python, span):
             raise UsageError(f"--python {request.python}: PyTorch {release} publishes wheels for Python {span[0]} to "
@@ -254,7 +255,4 @@ def _python_for(request: SetupRequest, framework: str, release: str | None, vari
 
 
 def _within(python: str, span: tuple[str, str]) -> bool:
-    def key(text: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in text.split(".") if p.isdigit())
-
-    return key(span[0]) <= key(python) <= key(span[1])
+    return release_key(span[0]) <= release_key(python) <= release_key(span[1])

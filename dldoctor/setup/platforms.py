@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import platform as platform_mod
-import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dldoctor.errors import TargetError, UsageError
+from dldoctor.knowledge.versions import major_minor
 
 if TYPE_CHECKING:
     from dldoctor.setup.plan import Plan
@@ -89,10 +89,10 @@ def _manylinux_level(glibc: str | None) -> int:
     """The newest manylinux_2_N that the target's glibc runs (2.28 when unknown: every current DL wheel's floor)."""
     if not glibc:
         return 28
-    match = re.match(r"(\d+)\.(\d+)", glibc)
-    if not match or int(match.group(1)) != 2:
+    parsed = major_minor(glibc)
+    if parsed is None or parsed[0] != 2:
         return 28
-    minor = int(match.group(2))
+    minor = parsed[1]
     fitting = [m for m in _UV_MANYLINUX if m <= minor]
     if not fitting:
         raise TargetError(f"glibc {glibc} is older than manylinux2014 (2.17): no current wheel runs there")

@@ -56,7 +56,7 @@ RESULT_KEYS = (
 def _gpu_peaks(name: str) -> Any:
     """`dldoctor.knowledge.gpu_peaks(name)`, or None when that query is unavailable."""
     try:
-        import dldoctor.knowledge as knowledge
+        import dldoctor.knowledge.gpus as knowledge
     except ImportError:
         return None
     query = getattr(knowledge, "gpu_peaks", None)

@@ -375,7 +375,7 @@ def _nvidia_facts(parsed: Parsed, causes: set[str], names: list[str]) -> dict[st
     cuda_driver = _value(parsed, "cuda_driver_version")
     if driver and not cuda_driver and not parsed.first("smi_version"):
         # collect_env gives the driver, not its CUDA: NVIDIA's driver table says which CUDA it fully supports
-        from dldoctor.knowledge.queries import max_cuda_for_driver
+        from dldoctor.knowledge.cuda import max_cuda_for_driver
 
         windows = parsed_os_windows(parsed)
         cuda_driver = max_cuda_for_driver(driver, "windows" if windows else "linux")

@@ -38,9 +38,9 @@ def refusal(target: Target, framework: str, release: str, variant: str) -> str |
 
 def newest(framework: str) -> str | None:
     """The newest release of `framework` the knowledge base knows ("2.14"); None when it knows none (JAX)."""
-    from dldoctor import knowledge
+    from dldoctor.knowledge.frameworks import framework_info
 
-    info = knowledge.framework_info(framework)
+    info = framework_info(framework)
     return info.latest if info is not None else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
+from dldoctor.knowledge import versions
 
 
 def index_tag(variant: str) -> str:
@@ -22,9 +22,9 @@ def variant_kind(variant: str) -> str:
 def setup_variant(tag: str) -> str:
     """"cu128" -> "cuda12.8", "cuda13" -> "cuda13.0"; "rocm7.2" and "cpu" stay (what `setup --variant` takes)."""
     text = tag.strip().lower()
-    if text.startswith("cu") and text[2:].isdigit():
-        digits = text[2:]
-        return f"cuda{int(digits[:-1])}.{digits[-1]}"
+    cuda = versions.cuda_of_tag(text) if text[2:].isdigit() else None
+    if cuda is not None:
+        return f"cuda{cuda}"
     if text.startswith("cuda") and text[4:].isdigit():
         return f"{text}.0"
     return text
@@ -83,9 +83,4 @@ class Choice:
         return cuda
 
 
-def release_key(text: str) -> tuple[int, ...]:
-    """"2.14" -> (2, 14), for sorting releases; unreadable text sorts first."""
-    try:
-        return Version(text).release
-    except InvalidVersion:
-        return ()
+release_key = versions.release_key

@@ -17,20 +17,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dldoctor import knowledge
-from dldoctor.knowledge.queries import TorchVariant
+from dldoctor.knowledge.cuda import min_driver
+from dldoctor.knowledge.pytorch import TorchVariant, kernel_for, torch_release_variants, torch_releases, torch_wheel_archs
+from dldoctor.knowledge.rocm import rocm_gfx_targets
+from dldoctor.knowledge.versions import parse_capability, sm_name
 from dldoctor.variants.choice import Choice, index_tag, release_key, setup_variant
 from dldoctor.variants.target import Target
 
 
 def _sm(cc: str) -> str:
-    parsed = knowledge.parse_capability(cc)
-    return f"sm_{parsed[0]}{parsed[1]}" if parsed else cc
+    parsed = parse_capability(cc)
+    return sm_name(parsed) if parsed else cc
 
 
 def releases() -> list[str]:
     """Every PyTorch release the knowledge base has variants for, newest first."""
-    return sorted(knowledge.torch_releases(), key=release_key, reverse=True)
+    return sorted(torch_releases(), key=release_key, reverse=True)
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class _Fit:
 
 def _driver_need(target: Target, cuda: str) -> str:
     """"needs a driver >= X": the lowest driver that runs CUDA `cuda` builds at all (minor-version compatibility)."""
-    floor = knowledge.min_driver(cuda, "minor", target.driver_os) or knowledge.min_driver(cuda, "full", target.driver_os)
+    floor = min_driver(cuda, "minor", target.driver_os) or min_driver(cuda, "full", target.driver_os)
     return f"needs a driver >= {floor}" if floor else f"needs a {target.driver_os} driver newer than dldoctor knows"
 
 
@@ -54,14 +56,14 @@ def _fit_cuda(target: Target, release: str, variant: TorchVariant) -> _Fit:
     tier = target.tier(cuda)
     problems: list[str] = []
     via_ptx: list[str] = []
-    archs = knowledge.torch_wheel_archs(variant.name, release, target.arch)
+    archs = torch_wheel_archs(variant.name, release, target.arch)
     if archs is None and target.capabilities:
         problems.append("its compiled GPU architectures are not known, so its kernels cannot be checked")
     elif archs is not None and target.capabilities:
         missing = []
         for cc in target.capabilities:
             # Minor-version compatibility does not cover PTX built by a newer toolkit than the driver's.
-            how = knowledge.kernel_for(cc, archs, allow_ptx=tier != "minor")
+            how = kernel_for(cc, archs, allow_ptx=tier != "minor")
             if how is None:
                 missing.append(_sm(cc))
             elif how == "ptx":
@@ -74,7 +76,7 @@ def _fit_cuda(target: Target, release: str, variant: TorchVariant) -> _Fit:
 
 
 def _fit_rocm(target: Target, variant: TorchVariant) -> _Fit:
-    targets = knowledge.rocm_gfx_targets(variant.version or "")
+    targets = rocm_gfx_targets(variant.version or "")
     if targets is None:
         return _Fit(variant, None, "its gfx targets are not known")
     missing = [g for g in target.gfx if g not in targets]
@@ -86,7 +88,7 @@ def _fit_rocm(target: Target, variant: TorchVariant) -> _Fit:
 def _fits(target: Target, release: str, include_experimental: bool) -> list[_Fit]:
     """Every GPU build of `release` for the target's vendor, judged, best first."""
     kind = "cuda" if target.nvidia_usable else "rocm"
-    builds = [v for v in knowledge.torch_release_variants(release, include_experimental) if v.kind == kind]
+    builds = [v for v in torch_release_variants(release, include_experimental) if v.kind == kind]
     if kind == "cuda":
         fits = [_fit_cuda(target, release, v) for v in builds]
         order = {"full": 0, "minor": 1}
@@ -100,8 +102,8 @@ def _tier_text(target: Target, fit: _Fit) -> str:
     cuda = fit.variant.version or ""
     if fit.tier == "full":
         return f"{target.describe_driver()} fully supports CUDA {cuda}"
-    floor = knowledge.min_driver(cuda, "minor", target.driver_os)
-    full = knowledge.min_driver(cuda, "full", target.driver_os)
+    floor = min_driver(cuda, "minor", target.driver_os)
+    full = min_driver(cuda, "full", target.driver_os)
     return (f"{target.describe_driver()} runs CUDA {cuda} under minor-version compatibility "
             f"(CUDA {cuda.split('.')[0]}.x needs >= {floor}; full support needs >= {full})")
 
@@ -129,9 +131,9 @@ def _upgrade(target: Target, chosen: Choice, newest: str, include_experimental: 
     if not target.nvidia_usable or target.driver is None or (chosen.release == newest and chosen.tier == "full"):
         return None
     floors: set[str] = set()
-    for v in knowledge.torch_release_variants(newest, include_experimental):
+    for v in torch_release_variants(newest, include_experimental):
         if v.kind == "cuda" and v.version:
-            floors.update(f for tier in ("minor", "full") if (f := knowledge.min_driver(v.version, tier, target.driver_os)))
+            floors.update(f for tier in ("minor", "full") if (f := min_driver(v.version, tier, target.driver_os)))
     here = release_key(target.driver)
     for floor in sorted((f for f in floors if release_key(f) > here), key=release_key):
         better = choose(target.with_driver(floor), release=newest, include_experimental=include_experimental,
@@ -145,7 +147,7 @@ def choose(target: Target, release: str | None = None, *, include_experimental: 
            upgrade_hint: bool = True) -> Choice:
     """The PyTorch release and build for `target` (only `release` when it is pinned), and why."""
     known = releases()
-    if release is not None and not knowledge.torch_release_variants(release, True):
+    if release is not None and not torch_release_variants(release, True):
         known_text = f"{known[-1]} to {known[0]}" if known else "none"
         return Choice("pytorch", release, "cpu", f"PyTorch {release} is not in the knowledge base "
                       f"(it knows {known_text}); cannot pick a GPU build")
@@ -204,7 +206,7 @@ def refusal(target: Target, release: str, variant: str) -> str | None:
     if variant == "cpu":
         return None
     tag = index_tag(variant)
-    build = next((v for v in knowledge.torch_release_variants(release, True) if v.name == tag), None)
+    build = next((v for v in torch_release_variants(release, True) if v.name == tag), None)
     if build is None:
         return f"PyTorch {release} publishes no {tag} build"
     if build.kind == "rocm":

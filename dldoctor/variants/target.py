@@ -5,21 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from packaging.version import InvalidVersion, Version
-
-from dldoctor import knowledge
 from dldoctor.errors import UsageError
+from dldoctor.knowledge.cuda import driver_runs_cuda, max_cuda_for_driver, min_driver
+from dldoctor.knowledge.versions import version
 from dldoctor.snapshot.facts import Facts
 
 _NO_GPU = ("no usable GPU here: the CPU build is fine for serving most models; for training, use a cloud GPU "
            "instance or a consumer NVIDIA card")
 
 
-def _v(text: str | None) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
+_v = version
 
 
 def _unique(items: list[str]) -> tuple[str, ...]:
@@ -58,7 +53,7 @@ class Target:
         if not cuda:
             return None
         if self.driver is not None:
-            return knowledge.driver_runs_cuda(self.driver, cuda, self.driver_os)
+            return driver_runs_cuda(self.driver, cuda, self.driver_os)
         have, want = _v(self.cuda_driver), _v(cuda)
         if have is None or want is None:
             return None
@@ -67,8 +62,8 @@ class Target:
         if have.major != want.major:
             return None
         # Only the CUDA version is known: the driver is at least that version's full-support floor.
-        implied = _v(knowledge.min_driver(f"{have.major}.{have.minor}", "full", self.driver_os))
-        floor = _v(knowledge.min_driver(cuda, "minor", self.driver_os))
+        implied = _v(min_driver(f"{have.major}.{have.minor}", "full", self.driver_os))
+        floor = _v(min_driver(cuda, "minor", self.driver_os))
         if floor is None:
             return None
         return "minor" if implied is None or implied >= floor else None
@@ -80,7 +75,7 @@ class Target:
 
     def with_driver(self, driver: str) -> Target:
         """The same machine with driver `driver`: what an upgrade would unlock."""
-        return replace(self, driver=driver, cuda_driver=knowledge.max_cuda_for_driver(driver, self.driver_os))
+        return replace(self, driver=driver, cuda_driver=max_cuda_for_driver(driver, self.driver_os))
 
 
 def _no_gpu_reason(facts: Facts) -> str:
@@ -113,7 +108,7 @@ def target_from_facts(facts: Facts, cuda: str | None = None) -> Target:
     driver = facts.driver_version
     cuda_driver = facts.cuda_driver_version
     if driver is not None and cuda_driver is None:
-        cuda_driver = knowledge.max_cuda_for_driver(driver, facts.driver_os)
+        cuda_driver = max_cuda_for_driver(driver, facts.driver_os)
     if driver is None and cuda_driver is None:
         return replace(base, no_gpu_reason="the NVIDIA driver's version is unknown, so no CUDA build can be matched "
                                            "to it (plan for it with --cuda X.Y)")

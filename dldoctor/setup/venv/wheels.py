@@ -19,11 +19,13 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from dldoctor import __version__
+from dldoctor.knowledge.versions import release_key
 from dldoctor.output import sha256_file
 from dldoctor.errors import TargetError, UsageError
 from dldoctor.probes.frameworks import canonical as canonical_name
 from dldoctor.setup.plan import COMPANIONS, Plan
 from dldoctor.setup.platforms import TargetPlatform
+from dldoctor.variants.tensorflow import pip_name as tensorflow_pip_name
 
 PYPI = "https://pypi.org/simple"
 TORCH_INDEX = "https://download.pytorch.org/whl"
@@ -112,12 +114,12 @@ def pin(version: str) -> str:
 
 def newest_torch() -> str:
     """The newest PyTorch release the knowledge base has a row for."""
-    from dldoctor import knowledge
+    from dldoctor.knowledge.pytorch import torch_releases
 
-    versions = [str(r["torch"]) for r in knowledge.table("torch_variants").rows if r.get("torch")]
+    versions = [v for v in torch_releases() if v]
     if not versions:
         raise TargetError("the knowledge base lists no PyTorch release")
-    return max(versions, key=lambda v: tuple(int(x) for x in v.split(".") if x.isdigit()))
+    return max(versions, key=release_key)
 
 
 def requirement_lines(plan: Plan) -> list[str]:
@@ -144,7 +146,9 @@ def _framework_lines(plan: Plan) -> list[str]:
     if plan.framework == "tensorflow":
         if plan.kind == "rocm":
             return [f"tensorflow-rocm{version}"]
-        return [f"tensorflow[and-cuda]{version}" if plan.kind == "cuda" else f"tensorflow{version}"]
+        if plan.kind == "cuda":  # before 2.14 there is no [and-cuda] extra: CUDA and cuDNN come from the system
+            return [f"{tensorflow_pip_name(plan.release, 'cuda')}{version}"]
+        return [f"tensorflow{version}"]
     raise UsageError(f"the venv backend cannot install {plan.framework!r}")
 
 
