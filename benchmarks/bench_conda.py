@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dldoctor.setup.backend import LockResult
-from dldoctor.setup.conda import CondaBackend
+from dldoctor.setup.conda.backend import CondaBackend
+from dldoctor.setup.pipeline import LockResult
 from dldoctor.setup.plan import Plan
 from tests.channels import Pkg, build_package, index_channel
 

@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dldoctor.setup.plan import Plan
-from dldoctor.setup.venv import VenvBackend
+from dldoctor.setup.venv.backend import VenvBackend
 
 
 def plan_for(root: Path, torch: str, find_links: list[str], index_url: str | None) -> Plan:

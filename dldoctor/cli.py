@@ -432,8 +432,8 @@ def setup(
     timeout: TimeoutOpt = 5.0,
 ) -> int:
     """Build a locked environment that fits this machine and prove it with the smoke test."""
-    from dldoctor.setup.backend import run_setup
-    from dldoctor.setup.backends import get_backend, plan_with_usable_backend
+    from dldoctor.setup.choose import plan_with_usable_backend
+    from dldoctor.setup.pipeline import get_backend, run_setup
     from dldoctor.setup.plan import SetupRequest
     from dldoctor.snapshot.facts import Facts
 

@@ -175,7 +175,7 @@ def test_snapshot_output_gets_the_users_umask(tmp_path: Path, umask: int) -> Non
 def test_lock_files_get_the_users_umask(tmp_path: Path, umask: int) -> None:
     """The venv backend's requirements.lock is written through the same function as snapshot -o."""
     code = ("import os, sys; from pathlib import Path; os.umask(int(sys.argv[2], 8)); "
-            "from dldoctor.setup.wheels import write_atomic; write_atomic(Path(sys.argv[1]), 'torch==2.13.0\\n')")
+            "from dldoctor.output import write_atomic; write_atomic(Path(sys.argv[1]), 'torch==2.13.0\\n', make_parents=True)")
     lock = tmp_path / "out" / "requirements.lock"
     subprocess.run([sys.executable, "-c", code, str(lock), oct(umask)[2:]], check=True, timeout=60)
     assert lock.read_text() == "torch==2.13.0\n"

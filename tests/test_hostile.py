@@ -158,7 +158,7 @@ def _venv_plan(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_requirements_in_edited_by_hand_is_refused_with_the_way_out(tmp_path: Path) -> None:
-    from dldoctor.setup.venv import VenvBackend
+    from dldoctor.setup.venv.backend import VenvBackend
 
     plan = _venv_plan(tmp_path)
     backend = VenvBackend()
@@ -173,8 +173,8 @@ def test_requirements_in_edited_by_hand_is_refused_with_the_way_out(tmp_path: Pa
 
 
 def test_setup_files_never_follow_a_planted_link(tmp_path: Path) -> None:
-    from dldoctor.setup.docker import write_dockerfile
-    from dldoctor.setup.venv import VenvBackend
+    from dldoctor.setup.docker.backend import write_dockerfile
+    from dldoctor.setup.venv.backend import VenvBackend
 
     plan = _venv_plan(tmp_path)
     out = plan.out_dir
@@ -198,7 +198,7 @@ def test_setup_files_never_follow_a_planted_link(tmp_path: Path) -> None:
 
 def test_conda_spec_never_follows_a_planted_link(tmp_path: Path) -> None:
     pytest.importorskip("rattler")
-    from dldoctor.setup.conda import CondaBackend
+    from dldoctor.setup.conda.backend import CondaBackend
     from dldoctor.setup.plan import SetupRequest, make_plan
     from tests.test_setup_venv import facts_of
 
@@ -523,7 +523,7 @@ def _needs_cp311() -> None:
 def test_two_venv_setups_into_one_prefix_the_second_is_refused(tmp_path: Path, fake_wheels: object) -> None:
     _needs_cp311()
     from dldoctor.errors import UnavailableError
-    from dldoctor.setup.backend import run_setup
+    from dldoctor.setup.pipeline import run_setup
     from dldoctor.setup.staging import prefix_lock
 
     plan, backend = _venv_setup(tmp_path, fake_wheels)
@@ -535,7 +535,7 @@ def test_two_venv_setups_into_one_prefix_the_second_is_refused(tmp_path: Path, f
 def test_venv_leftovers_are_removed_and_a_kill_between_the_renames_is_undone(tmp_path: Path,
                                                                            fake_wheels: object) -> None:
     _needs_cp311()
-    from dldoctor.setup.backend import run_setup
+    from dldoctor.setup.pipeline import run_setup
     from tests.test_setup_venv import _venv_torch
 
     plan, backend = _venv_setup(tmp_path, fake_wheels)
@@ -561,7 +561,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from dldoctor.setup.backend import run_setup
+from dldoctor.setup.pipeline import run_setup
 from tests.test_setup_venv import HERE_PY, FakeIndex, _backend, plan_for
 tmp = Path(sys.argv[1])
 index = FakeIndex(tmp / f"index-{os.getpid()}")  # a new index each run: a new lock, so a real reinstall

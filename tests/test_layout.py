@@ -175,3 +175,54 @@ def test_the_framework_verdict_is_a_tuple_of_small_steps() -> None:
             if isinstance(n, ast.FunctionDef) and n.name == step.__name__))
         assert source is not None and source.count("\n") < 40, step.__name__
         assert step.__doc__, step.__name__
+
+
+def _top_level_names(path: Path) -> set[str]:
+    """The functions, classes and assigned names a module defines at its top level."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+#: Shared helpers of setup/ that have one home (the module named); nothing else under setup/ defines them.
+SETUP_HOMES = {"Progress": "dldoctor.setup.progress", "write_atomic": "dldoctor.output",
+               "sha256_file": "dldoctor.output", "cache_root": None, "this_platform": "dldoctor.setup.platforms",
+               "target_platform": "dldoctor.setup.platforms", "docker_platform": "dldoctor.setup.platforms",
+               "conda_subdir": "dldoctor.setup.platforms", "resolver_reason": "dldoctor.setup.pip_errors",
+               "network_lines": "dldoctor.setup.pip_errors", "staging_path": "dldoctor.setup.staging",
+               "swap_into": "dldoctor.setup.staging", "get_backend": "dldoctor.setup.pipeline",
+               "run_setup": "dldoctor.setup.pipeline", "usable_backend": "dldoctor.setup.choose"}
+
+
+def test_no_two_setup_modules_define_the_same_helper() -> None:
+    """A private helper (or a shared one of SETUP_HOMES) is defined in one module of setup/ only: no second
+    `write_atomic`, `Progress =`, platform map or pip-error reader copied into a backend."""
+    setup = {n: _top_level_names(p) for n, p in MODULES.items() if n.startswith("dldoctor.setup")}
+    where: dict[str, list[str]] = {}
+    for module, names in setup.items():
+        for helper in names:
+            if helper.startswith("_") and not helper.startswith("__") or helper in SETUP_HOMES:
+                where.setdefault(helper, []).append(module)
+    twice = {h: m for h, m in where.items() if len(m) > 1 and h not in ("cache_root",)}
+    assert twice == {}
+    misplaced = {h: m for h, m in where.items() if SETUP_HOMES.get(h) and m != [SETUP_HOMES[h]]}
+    assert misplaced == {}
+
+
+def test_xdg_folders_atomic_writes_and_the_progress_alias_are_said_once() -> None:
+    """$XDG_* is read in dldoctor/paths.py only, a temporary file is made for an atomic write in
+    dldoctor/output.py only, and setup's `Progress` alias is defined in setup/progress.py only."""
+    xdg = [n for n, p in MODULES.items() if n != "dldoctor.paths" and any(
+        isinstance(s, ast.Constant) and isinstance(s.value, str) and s.value.startswith("XDG_")
+        for s in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))]
+    assert xdg == []
+    mkstemp = [n for n, p in MODULES.items() if "mkstemp(" in p.read_text(encoding="utf-8") and n != "dldoctor.output"]
+    assert mkstemp == []
+    progress = [n for n, p in MODULES.items() if "Progress = Callable[[str], None]" in p.read_text(encoding="utf-8")]
+    assert progress == ["dldoctor.setup.progress"]

@@ -21,8 +21,8 @@ import pytest
 
 from dldoctor.rules.recommend import setup_command
 from dldoctor.runner import Runner
-from dldoctor.setup.backends import BackendChoice, configured_sources, probe, usable_backend
-from dldoctor.setup.conda_solve import channel_error
+from dldoctor.setup.choose import BackendChoice, configured_sources, probe, usable_backend
+from dldoctor.setup.conda.solve import channel_error
 from dldoctor.variants import Choice
 from tests.channels import pytorch_channel
 

@@ -19,10 +19,10 @@ import pytest
 from dldoctor.errors import InputError, OutputError, TargetError, UnavailableError, UsageError
 from dldoctor.runner import Runner
 from dldoctor.setup import staging
-from dldoctor.setup.backend import run_setup
-from dldoctor.setup.conda import CondaBackend, host_platform
-from dldoctor.setup.conda_solve import read_lock
-from dldoctor.setup.conda_spec import read_spec, render_spec
+from dldoctor.setup.conda.backend import CondaBackend, host_platform
+from dldoctor.setup.conda.solve import read_lock
+from dldoctor.setup.conda.spec import read_spec, render_spec
+from dldoctor.setup.pipeline import run_setup
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan
 from dldoctor.snapshot import take_snapshot
 from dldoctor.snapshot.facts import Facts
@@ -88,7 +88,7 @@ def test_plan_on_simulated_machines_pins_the_build(tmp_path: Path, scenario: str
 
 def test_unpinned_request_pins_the_planned_release_in_both_backends(tmp_path: Path, channel: Path) -> None:
     from dldoctor import variants
-    from dldoctor.setup.wheels import requirement_lines
+    from dldoctor.setup.venv.wheels import requirement_lines
 
     plan = make(tmp_path, channel, version=None, variant="cpu")
     newest = variants.newest("pytorch")
@@ -328,8 +328,8 @@ def test_install_killed_midway_keeps_the_old_prefix(tmp_path: Path, channel: Pat
         import sys, time
         from pathlib import Path
         sys.path.insert(0, {str(ROOT)!r})
-        from dldoctor.setup.conda_install import install_from_lock
-        from dldoctor.setup.conda_solve import read_lock
+        from dldoctor.setup.conda.install import install_from_lock
+        from dldoctor.setup.conda.solve import read_lock
         lock = read_lock(Path({str(plan.out_dir / "conda-lock.yml")!r}))
         def slow(line):
             print(line, flush=True)
@@ -434,7 +434,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _lock_result(plan: Plan) -> Any:
-    from dldoctor.setup.backend import LockResult
+    from dldoctor.setup.pipeline import LockResult
 
     return LockResult(path=plan.out_dir / "conda-lock.yml", input_hash="", reused=True, packages=0)
 

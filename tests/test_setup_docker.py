@@ -9,18 +9,18 @@ import pytest
 
 from dldoctor import knowledge
 from dldoctor.errors import DldoctorError, OutputError, UnavailableError, UsageError
-from dldoctor.setup.docker import DockerBackend, write_dockerfile
-from dldoctor.setup.docker_context import _without_sources, fetch_argv
-from dldoctor.setup.docker_engine import _BuildWatch, _split_reference, build_image, connect
-from dldoctor.setup.docker_render import (
+from dldoctor.setup.docker.backend import DockerBackend, write_dockerfile
+from dldoctor.setup.docker.context import _without_sources, fetch_argv
+from dldoctor.setup.docker.engine import _BuildWatch, _split_reference, build_image, connect
+from dldoctor.setup.docker.render import (
     MANAGED_LABEL,
     activate_line,
     choose_base_image,
     device_options,
-    docker_platform,
     render_dockerfile,
 )
 from dldoctor.setup.plan import Plan
+from dldoctor.setup.platforms import docker_platform
 
 LOCK_SHA = "ab" * 32
 
@@ -130,7 +130,7 @@ def test_knowledge_table_rows_are_pinned() -> None:
 
 def test_dockerfile_only_writes_the_dockerfile_and_builds_nothing(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from dldoctor.setup.backend import LockResult
+    from dldoctor.setup.pipeline import LockResult
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # any engine call would fail
     lock = tmp_path / "requirements.lock"

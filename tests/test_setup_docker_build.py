@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from dldoctor.errors import DldoctorError, InputError, TargetError, UnavailableError
-from dldoctor.setup.backend import LockResult, SpecResult, run_setup
-from dldoctor.setup.docker import DockerBackend
-from dldoctor.setup.docker_render import MANAGED_LABEL
+from dldoctor.setup.docker.backend import DockerBackend
+from dldoctor.setup.docker.render import MANAGED_LABEL
+from dldoctor.setup.pipeline import LockResult, SpecResult, run_setup
 from dldoctor.setup.plan import Plan
 from tests import docker_base
 

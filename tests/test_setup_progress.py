@@ -15,7 +15,7 @@ from rich.console import Console
 
 from dldoctor.runner import Runner
 from dldoctor.setup.progress import STEPS, LiveProgress, report_count, step_of
-from dldoctor.setup.venv import VenvBackend, _InstallWatcher
+from dldoctor.setup.venv.backend import VenvBackend, _InstallWatcher
 
 #: What `uv pip install --require-hashes --no-deps -r requirements.lock` prints on stderr when it is not a terminal.
 UV_OUTPUT = """Resolved 3 packages in 4ms

@@ -25,10 +25,11 @@ import pytest
 from dldoctor import variants
 from dldoctor.errors import TargetError, UnavailableError, UsageError
 from dldoctor.runner import Runner
-from dldoctor.setup.backend import run_setup
+from dldoctor.setup.pipeline import run_setup
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan
-from dldoctor.setup.venv import MARKER, VenvBackend
-from dldoctor.setup.wheels import (
+from dldoctor.setup.platforms import target_platform
+from dldoctor.setup.venv.backend import MARKER, VenvBackend
+from dldoctor.setup.venv.wheels import (
     TORCH_INDEX,
     LockedPackage,
     Sources,
@@ -38,7 +39,6 @@ from dldoctor.setup.wheels import (
     read_lock_header,
     render_lock,
     requirement_lines,
-    target_platform,
 )
 from dldoctor.snapshot import take_snapshot
 from dldoctor.snapshot.facts import Facts
@@ -431,7 +431,7 @@ def test_uv_is_a_regular_dependency_and_pip_the_fallback(tmp_path: Path) -> None
 
 @needs_cp311
 def test_locked_and_frozen(tmp_path: Path, fake_index: FakeIndex) -> None:
-    from dldoctor.setup.backend import run_setup as run
+    from dldoctor.setup.pipeline import run_setup as run
 
     backend = _backend(tmp_path, fake_index, "uv" if _has_uv() else "pip")
     plan = _plan(tmp_path, "cpu")

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from dldoctor.errors import ExitCode
-from dldoctor.setup.backend import InstallResult, SetupResult
-from dldoctor.setup.conda import CondaBackend
+from dldoctor.setup.conda.backend import CondaBackend
+from dldoctor.setup.pipeline import InstallResult, SetupResult
 from dldoctor.setup.plan import Plan
-from dldoctor.setup.venv import VenvBackend
+from dldoctor.setup.venv.backend import VenvBackend
 from tests.torch_env import torch_python_or_skip
 
 

@@ -12,7 +12,7 @@ from packaging.version import Version
 from dldoctor import knowledge, variants
 from dldoctor.errors import UsageError
 from dldoctor.knowledge.pytorch import torch_release_variants
-from dldoctor.setup.docker_render import accelerator_env, choose_base_image
+from dldoctor.setup.docker.render import accelerator_env, choose_base_image
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan
 from dldoctor.snapshot.facts import Facts
 from dldoctor.variants import Target, choose, refusal

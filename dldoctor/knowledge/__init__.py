@@ -9,8 +9,6 @@ parses version numbers, capabilities and CUDA tags for the whole project. Import
 
 from __future__ import annotations
 
-# kept until setup/ moves (issue 14): setup/plan.py reaches it as `knowledge.torch_python_range`
-from dldoctor.knowledge.pytorch import torch_python_range as torch_python_range
 from dldoctor.knowledge.tables import DATA_DIR as DATA_DIR
 from dldoctor.knowledge.tables import OVERRIDE_ENV as OVERRIDE_ENV
 from dldoctor.knowledge.tables import Table as Table

@@ -16,7 +16,7 @@ from dldoctor.snapshot.facts import Facts
 from dldoctor.variants import Choice, Target
 
 if TYPE_CHECKING:
-    from dldoctor.setup.backends import BackendChoice
+    from dldoctor.setup.choose import BackendChoice
 
 TORCH_INDEX = "https://download.pytorch.org/whl"
 
@@ -50,7 +50,7 @@ def setup_command(choice: Choice, backend: BackendChoice | None = None) -> str:
 
 def usable_backend_for(choice: Choice) -> BackendChoice:
     """The backend `setup` would pick here for `choice` (one function decides: `usable_backend`)."""
-    from dldoctor.setup.backends import usable_backend
+    from dldoctor.setup.choose import usable_backend
 
     return usable_backend(choice.framework, choice.kind, choice.tag, choice.release or variants.newest(choice.framework))
 

@@ -8,7 +8,6 @@ target machine is refused with the reason, unless `force`.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +16,10 @@ from typing import Any
 from dldoctor import variants
 from dldoctor.errors import UsageError
 from dldoctor.knowledge import vocabulary
-from dldoctor.setup.base_images import base_image_pythons
+from dldoctor.knowledge.versions import release_key
+from dldoctor.paths import data_dir
+from dldoctor.setup.docker.base_images import base_image_pythons
+from dldoctor.setup.platforms import conda_subdir
 from dldoctor.snapshot.facts import Facts
 from dldoctor.variants.choice import variant_kind
 
@@ -34,7 +36,7 @@ class SetupRequest:
     """What the person asked for, as given on the command line."""
 
     framework: str  # "pytorch", "pytorch==2.5", "tensorflow", "jax"
-    backend: str = "conda"  # "auto": the one that can work here (setup.backends.plan_with_usable_backend)
+    backend: str = "conda"  # "auto": the one that can work here (setup.choose.plan_with_usable_backend)
     variant: str = "auto"
     python: str | None = None  # "3.11"
     platforms: tuple[str, ...] = ()
@@ -141,14 +143,7 @@ def parse_variant(text: str) -> str:
 
 def default_platform(facts: Facts) -> str:
     """The conda subdir of the facts' machine ("linux-64", "osx-arm64", ...)."""
-    system = facts.os.lower()
-    arch = facts.arch.lower()
-    if system == "darwin":
-        return "osx-arm64" if arch in ("arm64", "aarch64") else "osx-64"
-    if system == "windows":
-        return "win-64"
-    return {"x86_64": "linux-64", "amd64": "linux-64", "aarch64": "linux-aarch64", "arm64": "linux-aarch64",
-            "ppc64le": "linux-ppc64le"}.get(arch, f"linux-{arch}")
+    return conda_subdir(facts.os, facts.arch)
 
 
 def kernel_version(text: str | None) -> str | None:
@@ -160,8 +155,7 @@ def kernel_version(text: str | None) -> str | None:
 
 
 def default_prefix(framework: str, backend: str) -> Path:
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(data) / "dldoctor" / "envs" / f"{framework}-{backend}"
+    return data_dir("envs", f"{framework}-{backend}")
 
 
 def stale_lock(path: Path, why: str) -> UsageError:
@@ -243,9 +237,9 @@ def _python_for(request: SetupRequest, framework: str, release: str | None, vari
                 require_cuda: str | None) -> tuple[str, str]:
     """The Python version and why: as asked; for an image, one its runtime base has; one the release
     publishes wheels for; else the default."""
-    from dldoctor import knowledge
+    from dldoctor.knowledge.pytorch import torch_python_range
 
-    span = knowledge.torch_python_range(release) if framework == "pytorch" and release else None
+    span = torch_python_range(release) if framework == "pytorch" and release else None
     if request.python:
         if span and not _within(request.python, span):
             raise UsageError(f"--python {request.python}: PyTorch {release} publishes wheels for Python {span[0]} to "
@@ -261,7 +255,4 @@ def _python_for(request: SetupRequest, framework: str, release: str | None, vari
 
 
 def _within(python: str, span: tuple[str, str]) -> bool:
-    def key(text: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in text.split(".") if p.isdigit())
-
-    return key(span[0]) <= key(python) <= key(span[1])
+    return release_key(span[0]) <= release_key(python) <= release_key(span[1])

@@ -17,6 +17,7 @@ from typing import Any
 #: The steps of every backend, in order. docker's image build is its `build` (the others' `install`).
 STEPS = ("plan", "spec", "solve", "lock", "download", "install", "build", "verify", "smoke")
 
+#: Called with a line of progress for people (the CLI prints it; tests collect it); every backend uses this one.
 Progress = Callable[[str], None]
 
 

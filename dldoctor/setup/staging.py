@@ -11,12 +11,11 @@ import contextlib
 import fcntl
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from dldoctor.errors import OutputError, UnavailableError
-
-Progress = Callable[[str], None]
+from dldoctor.setup.progress import Progress
 
 _STAGING = ".dldoctor-new-"
 _RETIRED = ".dldoctor-old-"
@@ -39,7 +38,7 @@ def prefix_lock(prefix: Path) -> Iterator[None]:
     """Hold the prefix's install lock; a second dldoctor installing there is refused, not interleaved."""
     try:
         prefix.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(prefix.parent / f".{prefix.name}.dldoctor-lock", "a+")  # noqa: SIM115  (held for the block)
+        handle = open(prefix.parent / f".{prefix.name}.dldoctor-lock", "a+")
     except OSError as exc:
         raise OutputError(f"cannot create {prefix.parent}: {exc.strerror}") from exc
     with handle:

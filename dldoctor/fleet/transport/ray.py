@@ -129,7 +129,7 @@ class RayTransport:
         for ref in pending:
             try:
                 ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001, S110  (a task that cannot be cancelled is left to Ray)
+            except Exception:  # noqa: BLE001  (a task that cannot be cancelled is left to Ray)
                 pass
         return out
 

@@ -1,4 +1,4 @@
-"""The registry of setup backends, and the one answer to "which backend can work on this machine?".
+"""The one answer to "which backend can work on this machine?".
 
 `usable_backend` is what `setup` uses when no `--backend` is given and what
 `check` words as the setup command it recommends, so the advice is a command
@@ -26,32 +26,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from dldoctor import __version__
-from dldoctor.errors import UsageError
+from dldoctor.paths import cache_base, cache_dir
 from dldoctor.runner import Runner
-from dldoctor.setup.backend import Backend
 from dldoctor.setup.plan import Plan, SetupRequest, make_plan, with_reason
 from dldoctor.snapshot.facts import Facts
 
 #: How long one reachability probe may take (a HEAD request; DNS failures answer at once).
 PROBE_TIMEOUT_S = 3.0
 CONDA_CHANNEL_ALIAS = "https://conda.anaconda.org"
-
-
-def get_backend(name: str) -> Backend:
-    """The backend called `name`, imported only when asked for."""
-    if name == "venv":
-        from dldoctor.setup.venv import VenvBackend
-
-        return VenvBackend()
-    if name == "conda":
-        from dldoctor.setup.conda import CondaBackend
-
-        return CondaBackend()
-    if name == "docker":
-        from dldoctor.setup.docker import DockerBackend
-
-        return DockerBackend()
-    raise UsageError(f"--backend {name!r}: choose conda, venv or docker")
 
 
 @dataclass(frozen=True)
@@ -91,8 +73,8 @@ REMEMBER_S = 600.0
 def _remembered_path() -> Path | None:
     """$XDG_CACHE_HOME/dldoctor/reach.json; None when that cache folder is not an existing absolute folder
     (dldoctor never makes a cache root of its own in a home without one, nor in the current folder)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dldoctor" / "reach.json" if os.path.isabs(base) and os.path.isdir(base) else None
+    base = cache_base()
+    return cache_dir("reach.json") if os.path.isabs(base) and os.path.isdir(base) else None
 
 
 def _remembered(url: str) -> Reach | None:
@@ -125,7 +107,7 @@ def _remember(url: str, reach: Reach) -> None:
     doc[url] = {"ok": reach.ok, "where": reach.where, "detail": reach.detail, "at": now}
     try:
         write_atomic(path, json.dumps(doc, sort_keys=True), make_parents=True)
-    except Exception:  # noqa: BLE001, S110  (a cache that cannot be written only costs the next probe)
+    except Exception:  # noqa: BLE001  (a cache that cannot be written only costs the next probe)
         pass
 
 
@@ -151,7 +133,7 @@ def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Reach:
 def _head(url: str, host: str, timeout_s: float) -> Reach:
     request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": f"dldoctor/{__version__}"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310  (scheme checked above)
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return Reach(True, host, f"HTTP {response.status}")
     except urllib.error.HTTPError as exc:
         return Reach(exc.code == 405, host, f"HTTP {exc.code}")  # 405: it answered, HEAD is just not allowed
@@ -169,7 +151,7 @@ def _head(url: str, host: str, timeout_s: float) -> Reach:
 
 def conda_repodata_url(channel: str | None) -> str:
     """The repodata the solver reads first for `channel` (a name, URL or local folder)."""
-    from dldoctor.setup.conda_spec import channel_url
+    from dldoctor.setup.conda.spec import channel_url
 
     url = channel_url(channel)
     if "://" not in url:
@@ -239,7 +221,7 @@ def venv_reach(framework: str, torch_variant: str, release: str | None, *, index
                extra_index_urls: tuple[str, ...] = (), find_links: tuple[str, ...] = (), runner: Runner | None = None,
                timeout_s: float = PROBE_TIMEOUT_S) -> tuple[Reach, tuple[str, ...], tuple[str, ...], str]:
     """(what answered, find-links needed, extra indexes needed, a note) for the venv backend."""
-    from dldoctor.setup.wheels import NO_INDEX, default_index
+    from dldoctor.setup.venv.wheels import NO_INDEX, default_index
 
     given = [u for u in (index_url, *extra_index_urls) if u and u.strip().lower() not in NO_INDEX] + list(find_links)
     if given:

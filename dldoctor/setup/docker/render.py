@@ -16,7 +16,7 @@ from typing import Any
 
 from dldoctor import __version__
 from dldoctor.errors import InputError, UsageError
-from dldoctor.setup.base_images import base_rows
+from dldoctor.setup.docker.base_images import base_rows
 from dldoctor.setup.plan import Plan
 
 #: The template folder (readable, `docker/` in the source tree); $DLDOCTOR_DOCKER_TEMPLATES overrides it.
@@ -27,8 +27,6 @@ MANAGED_LABEL = "io.dldoctor.managed"
 LABEL_PREFIX = "io.dldoctor."
 #: The manylinux level of the wheels fetched for a base image the table does not know.
 DEFAULT_GLIBC = "2.28"
-PLATFORMS = {"linux/amd64": "linux-64", "linux/arm64": "linux-aarch64"}
-_ARCH_PLATFORM = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -49,20 +47,6 @@ class BaseImage:
         if self.digest and "@" not in self.image:
             return f"{self.image}@{self.digest}"
         return self.image
-
-
-def docker_platform(plan: Plan, engine_arch: str | None = None) -> str:
-    """The image platform: --docker-platform, else the engine's (or this machine's) architecture."""
-    given = plan.options.get("docker_platform")
-    if given:
-        if given not in PLATFORMS:
-            raise UsageError(f"--docker-platform {given!r}: choose {', '.join(PLATFORMS)}")
-        return str(given)
-    arch = (engine_arch or os.uname().machine).lower()
-    platform = _ARCH_PLATFORM.get(arch)
-    if platform is None:
-        raise UsageError(f"the Docker engine runs on {arch}; dldoctor builds {', '.join(PLATFORMS)} images")
-    return platform
 
 
 def choose_base_image(plan: Plan) -> BaseImage:
@@ -144,7 +128,7 @@ def templates_dir() -> Path:
     override = os.environ.get(TEMPLATES_ENV)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "templates" / "docker"  # ../docker in a checkout (a link)
+    return Path(__file__).resolve().parents[2] / "templates" / "docker"  # ../docker in a checkout (a link)
 
 
 def _python_setup(plan: Plan, base: BaseImage) -> str:

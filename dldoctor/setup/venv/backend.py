@@ -34,18 +34,20 @@ from typing import Any
 
 from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError, UsageError
 from dldoctor.knowledge import vocabulary
-from dldoctor.output import is_stamped, stamped, write_owned
+from dldoctor.output import is_stamped, sha256_file, stamped, write_atomic, write_owned
 from dldoctor.runner import CommandResult, LineCallback, Runner
-from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
+from dldoctor.setup.pipeline import InstallResult, LockResult, SpecResult
+from dldoctor.setup.progress import Progress
 from dldoctor.setup.installed import from_venv
+from dldoctor.setup import pip_errors
 from dldoctor.setup.plan import Plan, missing_lock, stale_lock
+from dldoctor.setup.platforms import TargetPlatform, target_platform, this_platform
 from dldoctor.setup.progress import report_count
 from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
-from dldoctor.setup.wheels import (
+from dldoctor.setup.venv.wheels import (
     LOCK_NAME,
     SPEC_NAME,
     LockedPackage,
-    TargetPlatform,
     check_torch_variant,
     input_hash,
     parse_pip_report,
@@ -55,9 +57,6 @@ from dldoctor.setup.wheels import (
     render_lock,
     render_spec,
     requirement_lines,
-    sha256_file,
-    target_platform,
-    write_atomic,
 )
 
 INSTALLER_ENV = "DLDOCTOR_VENV_INSTALLER"  # "uv", "pip" or "auto"
@@ -71,13 +70,6 @@ _SOURCE_ENV = (
     "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_DEFAULT_INDEX", "UV_FIND_LINKS", "UV_NO_INDEX",
     "UV_CONSTRAINT", "UV_OVERRIDE", "UV_PYTHON", "UV_SYSTEM_PYTHON", "UV_INDEX_STRATEGY", "VIRTUAL_ENV",
 )
-_NETWORK_SIGNS = (
-    "connection refused", "failed to establish a new connection", "network is unreachable", "name or service not known",
-    "temporary failure in name resolution", "could not fetch url", "failed to fetch", "error sending request",
-    "dns error", "connection reset", "timed out",
-    "could not connect", "tcp connect error", "max retries exceeded",
-)
-_HASH_SIGNS = ("do not match the hashes", "hash mismatch", "hashes do not match")
 
 
 class VenvBackend:
@@ -175,7 +167,7 @@ class VenvBackend:
         if sizes and all(s is not None for s in sizes):
             header["download-bytes"] = str(sum(s or 0 for s in sizes))
         header["install"] = f"pip install --require-hashes --no-deps -r {LOCK_NAME}"
-        write_atomic(path, render_lock(header, sources, packages))
+        write_atomic(path, render_lock(header, sources, packages), make_parents=True)
         progress(f"lock: {path} ({len(packages)} packages, all with sha256)")
         return LockResult(path=path, input_hash=wanted, reused=False, packages=len(packages),
                           details={"resolver": tool[2], "platform": target.name})
@@ -279,11 +271,11 @@ class VenvBackend:
         done = self._run(argv, self.install_timeout_s, "installing", on_line=watcher)
         if done.ok:
             return
-        text = (done.stderr + done.stdout).lower()
-        if any(sign in text for sign in _HASH_SIGNS):
-            raise TargetError(f"hash mismatch: a downloaded file does not match {lock_path} ({_first_hash_line(done)}); "
+        text = pip_errors.output_of(done)
+        if pip_errors.is_hash_mismatch(text):
+            raise TargetError(f"hash mismatch: a downloaded file does not match {lock_path} ({pip_errors.hash_line(done)}); "
                               "refused, nothing installed (`--update` re-locks if the index changed on purpose)")
-        if any(sign in text for sign in _NETWORK_SIGNS):
+        if pip_errors.is_network_failure(text):
             raise UnavailableError(f"cannot download the locked packages: {done.describe_failure()}")
         raise TargetError(f"installing {lock_path} failed: {done.describe_failure()}")
 
@@ -400,59 +392,19 @@ def _lock_error(plan: Plan, target: TargetPlatform, done: CommandResult) -> Exce
     text = done.stderr + "\n" + done.stdout
     if done.start_error:
         return UnavailableError(f"cannot run the resolver: {done.describe_failure()}")
-    reason = _resolver_reason(text)
-    network = [ln.strip() for ln in text.splitlines() if any(sign in ln.lower() for sign in _NETWORK_SIGNS)]
-    if network:
-        joined = "\n".join(network)
-        cause = re.search(r"connection refused|network is unreachable|no route to host|name or service not known|"
-                          r"temporary failure in name resolution|timed out|dns error", joined, re.IGNORECASE)
-        url = re.search(r"(?:https?|file)://[^\s'\")]+", text)
-        reason = (cause.group(0) if cause else network[-1][:160]) + (f" at {url.group(0).rstrip('/:.,')}" if url else "")
-        return UnavailableError(f"cannot reach the package sources ({reason}): check the network, or give "
-                                "--index-url/--find-links for a mirror or a local wheel folder")
+    if pip_errors.is_network_failure(text):
+        return UnavailableError(f"cannot reach the package sources ({pip_errors.network_reason(text)}): check the "
+                                "network, or give --index-url/--find-links for a mirror or a local wheel folder")
+    reason = pip_errors.resolver_reason(text)
     return TargetError(f"no {plan.framework} {plan.release or ''} {plan.variant} wheels for Python {plan.python} on "
                        f"{target.uv}: {reason}; ask for another release (pytorch==X.Y), --python or --variant, "
                        "or give --index-url/--find-links for a mirror or a wheel folder that has it".replace("  ", " "))
 
 
-def _resolver_reason(text: str) -> str:
-    """The most telling line of pip's or uv's error output."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for key in ("because", "no solution found", "could not find a version", "error:", "caused by"):
-        for line in lines:
-            if key in line.lower() and len(line) > len(key) + 3:
-                # uv: "cause: Because X, we can conclude that ..." -> "X"
-                reason = re.sub(r"^(cause:\s*)?because\s+", "", line, flags=re.IGNORECASE)
-                reason = re.split(r", we can conclude", reason)[0]
-                if "(from versions: none)" in reason:
-                    reason += " - no wheel fits this Python and platform from these sources"
-                return reason[:300]
-    return lines[-1][:300] if lines else "the resolver failed without saying why"
-
-
-def _first_hash_line(done: CommandResult) -> str:
-    for line in (done.stderr + done.stdout).splitlines():
-        low = line.lower()
-        if "expected" in low or "hash mismatch" in low or "got" in low.split():
-            return line.strip()[:200]
-    return done.describe_failure()
-
-
-def _this_platform() -> str:
-    machine = platform_mod.machine().lower()
-    system = sys.platform
-    if system == "darwin":
-        return "osx-arm64" if machine in ("arm64", "aarch64") else "osx-64"
-    if system.startswith("win"):
-        return "win-64"
-    return {"x86_64": "linux-64", "amd64": "linux-64", "aarch64": "linux-aarch64", "arm64": "linux-aarch64"}.get(
-        machine, f"linux-{machine}")
-
-
 def _check_platform_matches(locked: str) -> None:
     name = locked.split(" ", 1)[0]
-    if name and name != _this_platform():
-        raise TargetError(f"the lock is for {name}; this machine is {_this_platform()}: install it there "
+    if name and name != this_platform():
+        raise TargetError(f"the lock is for {name}; this machine is {this_platform()}: install it there "
                           "(or use --lock-only here)")
 
 

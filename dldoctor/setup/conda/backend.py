@@ -14,9 +14,8 @@ from typing import Any
 from dldoctor.errors import OutputError, TargetError
 from dldoctor.output import write_atomic
 from dldoctor.runner import Runner
-from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
-from dldoctor.setup.conda_install import cache_root, install_from_lock
-from dldoctor.setup.conda_solve import (
+from dldoctor.setup.conda.install import cache_root, install_from_lock
+from dldoctor.setup.conda.solve import (
     LOCK_NAME,
     SOLVE_TIMEOUT_S,
     check_integrity,
@@ -25,9 +24,11 @@ from dldoctor.setup.conda_solve import (
     platform_packages,
     read_lock,
 )
-from dldoctor.setup.conda_spec import SPEC_NAME, read_spec, render_spec
+from dldoctor.setup.conda.spec import SPEC_NAME, read_spec, render_spec
 from dldoctor.setup.installed import from_conda_prefix
+from dldoctor.setup.pipeline import InstallResult, LockResult, SpecResult
 from dldoctor.setup.plan import Plan, missing_lock, stale_lock
+from dldoctor.setup.progress import Progress
 
 
 def host_platform() -> str:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dldoctor.errors import InputError, OutputError, TargetError, UnavailableError
+from dldoctor.setup.progress import Progress
 
-Progress = Callable[[str], None]
 #: Seconds the SDK waits for one API answer (a build streams, so this bounds silence, not the build).
 API_TIMEOUT_S = 600
 CONNECT_TIMEOUT_S = 10
@@ -49,7 +49,7 @@ def connect(timeout_s: float = API_TIMEOUT_S) -> Any:
     try:
         client.api.timeout = CONNECT_TIMEOUT_S
         client.ping()
-    except Exception as exc:  # noqa: BLE001  (requests, urllib3 and docker each raise their own kinds)
+    except Exception as exc:
         client.close()
         raise UnavailableError(f"no Docker engine answers at {client.api.base_url} ({_short(exc)}): "
                                f"{START_ENGINE_HINT}") from exc
@@ -105,7 +105,7 @@ def ensure_image(client: Any, reference: str, progress: Progress) -> None:
             raise InputError(f"base image {reference} does not exist (the registry says: {reason}); {hint}") from exc
         raise UnavailableError(f"base image {reference} is not on this machine and cannot be pulled "
                                f"({reason}); {hint}") from exc
-    except Exception as exc:  # noqa: BLE001  (a dropped connection mid-pull: requests' own errors)
+    except Exception as exc:
         raise UnavailableError(f"pulling the base image {reference} failed: {_short(exc)}") from exc
 
 
@@ -200,7 +200,7 @@ def build_image(client: Any, context: Path, *, tag: str, platform: str | None, p
         if any(s in str(exc).lower() for s in _DISK_FULL):
             raise OutputError(f"no space left to send the build context {context}: {_short(exc)}") from exc
         raise UnavailableError(f"the Docker engine went away during the build: {_short(exc)}") from exc
-    except Exception as exc:  # noqa: BLE001  (requests' connection errors do not share a base with OSError)
+    except Exception as exc:
         _remove_containers(client, watch.containers)
         raise UnavailableError(f"the Docker engine went away during the build: {_short(exc)}") from exc
     finally:

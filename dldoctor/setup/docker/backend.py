@@ -9,21 +9,21 @@ test in a container of the new image, with the host's GPUs.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from dldoctor.setup.backend import InstallResult, LockResult, Progress, SpecResult
-from dldoctor.setup.docker_render import (
-    PLATFORMS,
+from dldoctor.setup.docker.render import (
     BaseImage,
     activate_line,
     choose_base_image,
     default_tag,
-    docker_platform,
     render_dockerfile,
 )
+from dldoctor.setup.pipeline import InstallResult, LockResult, SpecResult
 from dldoctor.setup.plan import Plan
+from dldoctor.setup.platforms import PLATFORMS, docker_platform
+from dldoctor.setup.progress import Progress
 
 DOCKERFILE_NAME = "Dockerfile"
 #: The first line of every Dockerfile dldoctor writes; any other Dockerfile is never overwritten.
@@ -33,6 +33,28 @@ RENDERED_MARK = "# Rendered by dldoctor"
 def lock_plan(plan: Plan, base: BaseImage) -> Plan:
     """The plan the lock is made for: the image's platform and the base image's glibc, not this machine's."""
     return replace(plan, platforms=(PLATFORMS[docker_platform(plan)],), glibc=base.glibc)
+
+
+class Locker(Protocol):
+    """The spec and lock steps the image is built from: the venv backend's (`VenvBackend`)."""
+
+    def write_spec(self, plan: Plan, progress: Progress) -> SpecResult: ...
+
+    def lock(self, plan: Plan, spec: SpecResult, progress: Progress) -> LockResult: ...
+
+
+@dataclass(frozen=True)
+class ImageTarget:
+    """What the image is built on and for, worked out once per plan: every stage reads it from here."""
+
+    base: BaseImage
+    platform: str  # "linux/amd64"
+    lock_plan: Plan  # the plan the lock is made for (the image's platform and the base's glibc)
+
+    @classmethod
+    def of(cls, plan: Plan) -> ImageTarget:
+        base = choose_base_image(plan)
+        return cls(base=base, platform=docker_platform(plan), lock_plan=lock_plan(plan, base))
 
 
 def write_dockerfile(path: Path, text: str) -> None:
@@ -47,34 +69,41 @@ class DockerBackend:
 
     name = "docker"
 
-    def __init__(self, lock_backend: Any = None) -> None:
+    def __init__(self, lock_backend: Locker | None = None) -> None:
         self._lock_backend = lock_backend
+        self._targets: dict[int, tuple[Plan, ImageTarget]] = {}
 
-    def _locker(self) -> Any:
+    def _locker(self) -> Locker:
         if self._lock_backend is None:
-            from dldoctor.setup.venv import VenvBackend
+            from dldoctor.setup.venv.backend import VenvBackend
 
             self._lock_backend = VenvBackend()
         return self._lock_backend
 
+    def target(self, plan: Plan) -> ImageTarget:
+        """The plan's base image and platform, chosen at its first stage and reused by the others."""
+        known = self._targets.get(id(plan))
+        if known is None or known[0] is not plan:
+            known = (plan, ImageTarget.of(plan))
+            self._targets[id(plan)] = known
+        return known[1]
+
     def write_spec(self, plan: Plan, progress: Progress) -> SpecResult:
         """requirements.in for the image's platform (the Dockerfile follows the lock, in `install`)."""
-        spec: SpecResult = self._locker().write_spec(lock_plan(plan, choose_base_image(plan)), progress)
-        return spec
+        return self._locker().write_spec(self.target(plan).lock_plan, progress)
 
     def lock(self, plan: Plan, spec: SpecResult, progress: Progress) -> LockResult:
-        result: LockResult = self._locker().lock(lock_plan(plan, choose_base_image(plan)), spec, progress)
-        return result
+        return self._locker().lock(self.target(plan).lock_plan, spec, progress)
 
     def install(self, plan: Plan, lock: LockResult, progress: Progress) -> InstallResult:
         """Render the Dockerfile next to the lock; unless --dockerfile-only, build the image from it."""
         from dldoctor.output import sha256_file as file_sha256
-        from dldoctor.setup.docker_context import prepare_context
-        from dldoctor.setup.wheels import target_platform
+        from dldoctor.setup.docker.context import prepare_context
+        from dldoctor.setup.platforms import target_platform
 
-        base = choose_base_image(plan)
-        platform = docker_platform(plan)
-        target = target_platform(lock_plan(plan, base))
+        image = self.target(plan)
+        base, platform = image.base, image.platform
+        target = target_platform(image.lock_plan)
         tag = default_tag(plan)
         lock_sha256 = file_sha256(lock.path)
         text = render_dockerfile(plan, base, lock_sha256=lock_sha256, tag=tag, pip_platforms=target.pip)
@@ -89,7 +118,7 @@ class DockerBackend:
                      "(see the Dockerfile's header for fetching the wheels)")
             return InstallResult(location=tag, python=None, changed=False, activate=activate, details=details)
 
-        from dldoctor.setup import docker_engine as engine
+        from dldoctor.setup.docker import engine
 
         client = engine.connect()
         try:
@@ -119,7 +148,7 @@ class DockerBackend:
         from dldoctor.smoke.command import smoke_command
 
         if plan.kind == "cuda":
-            from dldoctor.setup import docker_engine as engine
+            from dldoctor.setup.docker import engine
 
             client = engine.connect()
             try:

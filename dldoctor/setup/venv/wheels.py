@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from dldoctor import __version__, output
+from dldoctor import __version__
+from dldoctor.knowledge.versions import release_key
+from dldoctor.output import sha256_file
 from dldoctor.errors import TargetError, UsageError
 from dldoctor.probes.frameworks import canonical as canonical_name
 from dldoctor.setup.plan import COMPANIONS, Plan
+from dldoctor.setup.platforms import TargetPlatform
 from dldoctor.variants.tensorflow import pip_name as tensorflow_pip_name
 
 PYPI = "https://pypi.org/simple"
@@ -34,8 +37,6 @@ LOCK_SCHEMA = "1"
 SPEC_NAME = "requirements.in"
 LOCK_NAME = "requirements.lock"
 
-# uv knows these manylinux levels for --python-platform (2_18 .. 2_27 and 2_29, 2_30 are not offered).
-_UV_MANYLINUX = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,6 @@ class Sources:
         parts += [f"extra index {u}" for u in self.extra_index_urls]
         parts += [f"find-links {f}" for f in self.find_links]
         return ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class TargetPlatform:
-    """The machine the lock is for, in each resolver's words."""
-
-    name: str  # conda-style, as in the plan: "linux-64"
-    uv: str  # uv --python-platform: "x86_64-manylinux_2_28"
-    pip: tuple[str, ...]  # pip --platform tags, newest first (pip does not widen manylinux_2_N by itself)
 
 
 @dataclass(frozen=True)
@@ -122,12 +114,12 @@ def pin(version: str) -> str:
 
 def newest_torch() -> str:
     """The newest PyTorch release the knowledge base has a row for."""
-    from dldoctor import knowledge
+    from dldoctor.knowledge.pytorch import torch_releases
 
-    versions = [str(r["torch"]) for r in knowledge.table("torch_variants").rows if r.get("torch")]
+    versions = [v for v in torch_releases() if v]
     if not versions:
         raise TargetError("the knowledge base lists no PyTorch release")
-    return max(versions, key=lambda v: tuple(int(x) for x in v.split(".") if x.isdigit()))
+    return max(versions, key=release_key)
 
 
 def requirement_lines(plan: Plan) -> list[str]:
@@ -158,45 +150,6 @@ def _framework_lines(plan: Plan) -> list[str]:
             return [f"{tensorflow_pip_name(plan.release, 'cuda')}{version}"]
         return [f"tensorflow{version}"]
     raise UsageError(f"the venv backend cannot install {plan.framework!r}")
-
-
-def target_platform(plan: Plan) -> TargetPlatform:
-    """The plan's first platform as resolver tags; the glibc of the target picks the manylinux level."""
-    if len(plan.platforms) > 1:
-        raise UsageError("the venv backend locks one platform at a time: give a single --platform")
-    name = plan.platforms[0] if plan.platforms else "linux-64"
-    if name.startswith("linux-"):
-        arch = {"linux-64": "x86_64", "linux-aarch64": "aarch64", "linux-ppc64le": "ppc64le"}.get(name)
-        if arch is None:
-            raise UsageError(f"--platform {name}: the venv backend knows linux-64, linux-aarch64, linux-ppc64le, "
-                             "osx-64, osx-arm64, win-64")
-        level = _manylinux_level(plan.glibc)
-        tags = tuple(f"manylinux_2_{m}_{arch}" for m in range(level, 16, -1)) + (f"manylinux2014_{arch}",)
-        return TargetPlatform(name, f"{arch}-manylinux_2_{level}", tags)
-    table = {
-        "osx-arm64": ("aarch64-apple-darwin", tuple(f"macosx_{v}_0_arm64" for v in range(14, 10, -1))),
-        "osx-64": ("x86_64-apple-darwin", tuple(f"macosx_{v}_0_x86_64" for v in (13, 12, 11)) + ("macosx_10_15_x86_64",
-                                                                                                 "macosx_10_9_x86_64")),
-        "win-64": ("x86_64-pc-windows-msvc", ("win_amd64",)),
-    }
-    if name not in table:
-        raise UsageError(f"--platform {name}: the venv backend knows linux-64, linux-aarch64, osx-64, osx-arm64, win-64")
-    uv, pip = table[name]
-    return TargetPlatform(name, uv, pip)
-
-
-def _manylinux_level(glibc: str | None) -> int:
-    """The newest manylinux_2_N that the target's glibc runs (2.28 when unknown: every current DL wheel's floor)."""
-    if not glibc:
-        return 28
-    match = re.match(r"(\d+)\.(\d+)", glibc)
-    if not match or int(match.group(1)) != 2:
-        return 28
-    minor = int(match.group(2))
-    fitting = [m for m in _UV_MANYLINUX if m <= minor]
-    if not fitting:
-        raise TargetError(f"glibc {glibc} is older than manylinux2014 (2.17): no current wheel runs there")
-    return fitting[-1]
 
 
 def input_hash(plan: Plan, requirements: list[str], sources: Sources, platform: TargetPlatform) -> str:
@@ -294,10 +247,6 @@ def _local_path(url: str) -> Path | None:
     return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
-sha256_file = output.sha256_file
-
-
-
 
 def check_torch_variant(plan: Plan, packages: list[LockedPackage], platform: TargetPlatform) -> str | None:
     """Prove the locked torch is the planned build; return a warning when forced past a mismatch.
@@ -321,8 +270,3 @@ def check_torch_variant(plan: Plan, packages: list[LockedPackage], platform: Tar
     if plan.forced:
         return message
     raise TargetError(message)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file whole or not at all, making its folder when needed."""
-    output.write_atomic(path, text, make_parents=True)

@@ -24,9 +24,10 @@ from typing import Any
 from dldoctor.errors import InputError, UsageError
 from dldoctor.knowledge import vocabulary
 from dldoctor.setup.plan import COMPANIONS, Plan
+from dldoctor.setup.platforms import archspec
 
 CONDA_FORGE = "conda-forge"
-ENVS_DIR = Path(__file__).resolve().parent.parent / "templates" / "envs"  # ../envs in a checkout (a link), packaged in a wheel
+ENVS_DIR = Path(__file__).resolve().parents[2] / "templates" / "envs"  # ../envs in a checkout (a link), packaged in a wheel
 SPEC_NAME = "environment.yml"
 #: Bumped when the meaning of the input hash changes, so old locks are re-solved.
 HASH_SCHEMA = "dldoctor.conda-spec/1"
@@ -38,7 +39,6 @@ _VERSION_FOLLOWERS = {"jax": ("jax",)}
 _DEFAULT_GLIBC = "2.28"
 _DEFAULT_LINUX = "5.10"
 _DEFAULT_OSX = {"osx-arm64": "11.0", "osx-64": "10.15"}
-_ARCHSPEC = {"64": "x86_64", "aarch64": "aarch64", "ppc64le": "ppc64le", "arm64": "arm64"}
 
 
 @dataclass(frozen=True)
@@ -207,5 +207,5 @@ def virtual_packages(plan: Plan, platform: str) -> tuple[tuple[str, str, str], .
         found.append(("__win", "0", "0"))
     if plan.cuda_driver_version and has_cuda_builds(platform):
         found.append(("__cuda", plan.cuda_driver_version, "0"))
-    found.append(("__archspec", "1", _ARCHSPEC.get(arch, arch)))
+    found.append(("__archspec", "1", archspec(arch)))
     return tuple(sorted(found))

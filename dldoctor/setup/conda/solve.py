@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dldoctor.errors import DldoctorError, InputError, OutputError, TargetError, TimeoutExpired, UnavailableError
-from dldoctor.setup.conda_spec import PlatformSpec
+from dldoctor.output import write_atomic
+from dldoctor.setup.conda.spec import PlatformSpec
 
 if TYPE_CHECKING:
     from conda_lock.lockfile.v2prelim.models import LockedDependency, Lockfile  # type: ignore[import-untyped]  # conda-lock ships no type information
@@ -276,19 +277,19 @@ def _build_lockfile(specs: list[PlatformSpec], hashes: dict[str, str], solved: d
 
 
 def _write_atomically(lock: Lockfile, path: Path) -> None:
-    """Write the lock through conda-lock's writer, then move it into place in one step."""
+    """Render the lock with conda-lock's writer (in a scratch folder), then write it through `output.write_atomic`."""
     from conda_lock.lockfile import write_conda_lock_file
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".dldoctor-lock-", dir=path.parent))
+        scratch = Path(tempfile.mkdtemp(prefix=".dldoctor-lock-"))
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
     try:
-        # Written under its final name (conda-lock's help text quotes it), then renamed over the old one.
-        write_conda_lock_file(lock, staging / path.name, metadata_choices=None)
-        (staging / path.name).replace(path)
+        # Rendered under its final name (conda-lock's help text quotes it), then written over the old one.
+        write_conda_lock_file(lock, scratch / path.name, metadata_choices=None)
+        text = (scratch / path.name).read_text(encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    write_atomic(path, text, make_parents=True)

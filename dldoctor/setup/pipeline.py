@@ -1,4 +1,4 @@
-"""The Protocol every setup backend (conda, venv, docker) implements, and the pipeline that drives it.
+"""The Protocol every setup backend (conda, venv, docker) implements, the registry, and the pipeline that drives it.
 
 plan -> spec -> lock -> install (or build) -> verify: each step takes the
 previous step's result, as plain data. `--dry-run` stops after the plan.
@@ -6,16 +6,13 @@ previous step's result, as plain data. `--dry-run` stops after the plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from dldoctor.errors import ExitCode
+from dldoctor.errors import ExitCode, UsageError
 from dldoctor.setup.plan import Plan
-
-#: Called with a line of progress for people (the CLI prints it; tests collect it).
-Progress = Callable[[str], None]
+from dldoctor.setup.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -51,6 +48,23 @@ class Backend(Protocol):
     def install(self, plan: Plan, lock: LockResult, progress: Progress) -> InstallResult: ...
 
     def verify(self, plan: Plan, installed: InstallResult, progress: Progress) -> dict[str, Any]: ...
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called `name`, imported only when asked for."""
+    if name == "venv":
+        from dldoctor.setup.venv.backend import VenvBackend
+
+        return VenvBackend()
+    if name == "conda":
+        from dldoctor.setup.conda.backend import CondaBackend
+
+        return CondaBackend()
+    if name == "docker":
+        from dldoctor.setup.docker.backend import DockerBackend
+
+        return DockerBackend()
+    raise UsageError(f"--backend {name!r}: choose conda, venv or docker")
 
 
 @dataclass

@@ -8,25 +8,24 @@ cache folder, one per lock, and are reused while the lock is unchanged.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from dldoctor.errors import InputError, OutputError, TargetError, UnavailableError
+from dldoctor.paths import cache_dir
 from dldoctor.runner import CommandResult, Runner
+from dldoctor.setup import pip_errors
+from dldoctor.setup.progress import Progress
 
-Progress = Callable[[str], None]
 FETCH_TIMEOUT_S = 3600.0
 #: Contexts of older locks kept besides the current one (each holds a full set of wheels).
 KEEP_OLD_CONTEXTS = 1
-_NETWORK_WORDS = ("connection", "network", "temporary failure", "name resolution", "timed out", "proxy")
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dldoctor" / "docker-context"
+    """Where build contexts are kept: $XDG_CACHE_HOME/dldoctor/docker-context."""
+    return cache_dir("docker-context")
 
 
 
@@ -77,20 +76,19 @@ def _without_sources(lock_text: str) -> str:
 
 
 def _fetch_error(done: CommandResult, lock: Path) -> Exception:
-    lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
-    detail = next((ln.strip() for ln in reversed(lines) if ln.strip().startswith("ERROR")), done.describe_failure())
-    text = (done.stderr + done.stdout).lower()
+    detail = pip_errors.last_error_line(done)
+    text = pip_errors.output_of(done)
     if done.start_error or "no module named pip" in text:
         return UnavailableError(f"cannot run pip to fetch the locked wheels: {done.describe_failure()}")
     if done.timed_out:
         return UnavailableError(f"fetching the wheels of {lock} did not finish: {done.describe_failure()}")
     if "no space left on device" in text:
         return OutputError(f"no space left to fetch the wheels of {lock}: {detail}")
-    if "do not match the hashes" in text or "hash mismatch" in text:
+    if pip_errors.is_hash_mismatch(text):
         return TargetError(f"a wheel does not match its sha256 in {lock}: {detail}; refused, nothing built")
-    if "no matching distribution" in text or "could not find a version" in text:
+    if pip_errors.is_no_match(text):
         return InputError(f"{lock} names a wheel that its sources do not have for the image's platform: {detail}")
-    if any(word in text for word in _NETWORK_WORDS):
+    if pip_errors.is_network_failure(text):
         return UnavailableError(f"cannot download the wheels of {lock}: {detail}")
     return InputError(f"cannot fetch the wheels of {lock}: {detail}")
 

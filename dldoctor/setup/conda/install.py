@@ -19,20 +19,19 @@ import os
 import shutil
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from dldoctor.errors import InputError, OutputError, TargetError, TimeoutExpired, UnavailableError
-from dldoctor.setup.progress import report_count
+from dldoctor.paths import cache_dir
+from dldoctor.setup.progress import Progress, report_count
 from dldoctor.setup.staging import clean_leftovers, prefix_lock, staging_path, swap_into
 
 if TYPE_CHECKING:
     from conda_lock.lockfile.v2prelim.models import LockedDependency  # type: ignore[import-untyped]  # conda-lock ships no type information
 
-Progress = Callable[[str], None]
 
 DOWNLOAD_TIMEOUT_S = 60.0
 LINK_TIMEOUT_S = 1800.0
@@ -55,8 +54,7 @@ class InstallOutcome:
 
 def cache_root() -> Path:
     """dldoctor's conda cache (repodata and packages): $XDG_CACHE_HOME/dldoctor/conda."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dldoctor" / "conda"
+    return cache_dir("conda")
 
 
 def installed_matches(prefix: Path, packages: list[LockedDependency]) -> bool:
@@ -150,13 +148,13 @@ def _open_url(url: str, timeout_s: float) -> Any:
     parts = urlsplit(url)
     if parts.scheme == "file":
         try:
-            return open(unquote(parts.path), "rb")  # noqa: SIM115  (closed by the caller's with)
+            return open(unquote(parts.path), "rb")
         except OSError as exc:
             raise UnavailableError(f"cannot read {url}: {exc.strerror}") from exc
     if parts.scheme not in ("http", "https"):
         raise InputError(f"cannot download {url}: only https, http and file URLs are supported")
     try:
-        return urllib.request.urlopen(url, timeout=timeout_s)  # noqa: S310  (scheme checked above)
+        return urllib.request.urlopen(url, timeout=timeout_s)
     except TimeoutError as exc:
         raise TimeoutExpired(f"downloading {url} took longer than {timeout_s:.0f}s") from exc
     except OSError as exc:
@@ -246,7 +244,7 @@ def _link(records: list[Any], staging: Path, prefix: Path, platform: str, cache:
         raise TimeoutExpired(f"linking the environment took longer than {timeout_s:.0f}s") from exc
     except OSError as exc:
         raise OutputError(f"cannot write the environment next to {prefix}: {exc.strerror or exc}") from exc
-    except Exception as exc:  # noqa: BLE001  (rattler's installer errors: one clear line, the old prefix kept)
+    except Exception as exc:
         full = " ".join(str(exc).split())
         detail = full[:300]
         if "No space left" in full or "os error 28" in full:
