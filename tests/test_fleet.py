@@ -47,8 +47,9 @@ def test_gpus_missing_against_the_scheduler_and_silent_nodes(h100: dict[str, Any
 
 
 def test_groups_fold_and_drain_only_broken(h100: dict[str, Any]) -> None:
-    nodes = [{"name": n, "status": s, "cause": c, "fix": [], "gpus": "1x H100", "driver": "580", "framework": "t"}
-             for n, s, c in (("n1", "ok", None), ("n2", "ok", None), ("n3", "error", 'say "x"'))]
+    nodes: list[dict[str, Any]] = [
+        {"name": n, "status": s, "cause": c, "fix": [], "gpus": "1x H100", "driver": "580", "framework": "t"}
+        for n, s, c in (("n1", "ok", None), ("n2", "ok", None), ("n3", "error", 'say "x"'))]
     folded = groups(nodes)
     assert [(g["hostlist"], g["status"]) for g in folded] == [("n3", "error"), ("n[1-2]", "ok")]
     assert drain_commands({"engine": "slurm", "groups": folded}) == [

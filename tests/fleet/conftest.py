@@ -46,9 +46,10 @@ def slurm_env(nodes: int = 3, directory: str = SLURM_DIR, port: int = 17000, **e
     return dict(os.environ, SLURM_CONF=f"{directory}/slurm.conf")
 
 
-def dldoctor(*args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def dldoctor(*args: str | Path, env: dict[str, str], cwd: Path | None = None,
+             timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """The real CLI, as a user runs it (COLUMNS wide enough that table cells do not wrap)."""
-    return subprocess.run([*DLDOCTOR, *args], env={**env, "COLUMNS": "200", "NO_COLOR": "1"}, cwd=cwd,
+    return subprocess.run([*DLDOCTOR, *map(str, args)], env={**env, "COLUMNS": "200", "NO_COLOR": "1"}, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -70,8 +71,8 @@ def ray_cluster() -> Iterator[dict[str, Any]]:
         from ray.cluster_utils import Cluster
     except ImportError:
         unavailable("ray is not installed (pip install -e '.[test]' installs it)")
-    common = {"num_cpus": 2, "node_ip_address": "127.0.0.1"}
-    cluster = Cluster(initialize_head=True, head_node_args={**common, "include_dashboard": False})
+    common: dict[str, Any] = {"num_cpus": 2, "node_ip_address": "127.0.0.1"}
+    cluster: Any = Cluster(initialize_head=True, head_node_args={**common, "include_dashboard": False})  # untyped
     try:
         odd = cluster.add_node(**common, env_vars={"LD_LIBRARY_PATH": "/usr/local/cuda-10.2/lib64"})
         gres = cluster.add_node(**common, num_gpus=1)

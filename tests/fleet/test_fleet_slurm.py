@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from tests.torch_env import torch_python_or_skip
 pytestmark = pytest.mark.slow
 
 
-def by_name(result: dict) -> dict[str, dict]:
+def by_name(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n["name"]: n for n in result["nodes"]}
 
 

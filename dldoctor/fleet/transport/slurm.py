@@ -28,7 +28,7 @@ from dldoctor.fleet.transport import (
     RankJob,
     parse_rank_lines,
 )
-from dldoctor.runner import Runner
+from dldoctor.runner import CommandResult, Runner
 
 NODE_MARK = "DLDOCTOR-FLEET-NODE "
 EXIT_MARK = "DLDOCTOR-FLEET-EXIT "
@@ -135,46 +135,21 @@ class SlurmTransport:
         elapsed = time.monotonic() - started
         tasks = _by_label(done.stdout)
         errs = _by_label(done.stderr)
-        launch_failed: dict[str, str] = {}
-        for line in done.stderr.splitlines():
-            match = _LAUNCH_FAILED.search(line)
-            if match and "srun: error" in line:
-                launch_failed[match.group(1)] = match.group(2).strip()
-        answers: dict[str, NodeAnswer] = {}
+        launch_failed = _launch_failures(done.stderr)
         started_any = any(ln.startswith(NODE_MARK) for lines in tasks.values() for ln in lines)
         if not started_any and not launch_failed and not done.timed_out:
             # No task ran anywhere: the job itself was refused (busy nodes, bad partition or account), which
             # says nothing about any one node.
             raise UnavailableError(f"--slurm: srun ran nothing: {_srun_reason(done.stderr, done.describe_failure())}")
+        limits = _Limits(node_timeout_s, deadline_s, elapsed)
+        answers: dict[str, NodeAnswer] = {}
         for label, lines in tasks.items():
-            name = next((ln[len(NODE_MARK):].strip() for ln in lines if ln.startswith(NODE_MARK)), None)
-            if name is None:
-                continue
-            exits = [ln for ln in lines if ln.startswith(EXIT_MARK)]
-            body = "\n".join(ln for ln in lines if not ln.startswith((NODE_MARK, EXIT_MARK))) + "\n"
-            stderr = "\n".join(errs.get(label, [])) + "\n"
-            if not exits:
-                answers[name] = NodeAnswer(name, NO_ANSWER, body, stderr, None,
-                                           f"no answer within the run's deadline ({deadline_s:g}s)", elapsed)
-                continue
-            code = int(exits[-1][len(EXIT_MARK):].strip() or -1)
-            if code in (124, 137):
-                answers[name] = NodeAnswer(name, NO_ANSWER, body, stderr, code,
-                                           f"did not answer within the node timeout ({node_timeout_s:g}s)", elapsed)
-            else:
-                answers[name] = NodeAnswer(name, ANSWERED, body, stderr, code, None, stream.finished.get(name, elapsed))
+            answer = _task_answer(lines, "\n".join(errs.get(label, [])) + "\n", limits, stream.finished)
+            if answer is not None:
+                answers[answer.node] = answer
         for node in nodes:
-            if node.name in answers:
-                continue
-            if node.name in launch_failed:
-                why = f"slurmd does not answer: task launch failed ({launch_failed[node.name]})"
-                answers[node.name] = NodeAnswer(node.name, UNREACHABLE, error=why, duration_s=elapsed)
-            elif done.timed_out:
-                answers[node.name] = NodeAnswer(node.name, NO_ANSWER, error=f"no answer within the run's deadline "
-                                                f"({deadline_s:g}s)", duration_s=elapsed)
-            else:
-                answers[node.name] = NodeAnswer(node.name, UNREACHABLE, error=_srun_reason(done.stderr, done.describe_failure()),
-                                                duration_s=elapsed)
+            if node.name not in answers:
+                answers[node.name] = _silent_node(node.name, launch_failed, done, limits)
         return answers
 
     def run_ranks(self, job: RankJob) -> list[dict[str, Any]]:
@@ -189,6 +164,52 @@ class SlurmTransport:
                    else _srun_reason(done.stderr, done.describe_failure()))
             ranks.append({"error": why})
         return ranks
+
+
+@dataclass(frozen=True)
+class _Limits:
+    node_timeout_s: float
+    deadline_s: float
+    elapsed_s: float
+
+
+def _launch_failures(stderr: str) -> dict[str, str]:
+    """The nodes srun could not launch a task on, with srun's words."""
+    failed: dict[str, str] = {}
+    for line in stderr.splitlines():
+        match = _LAUNCH_FAILED.search(line)
+        if match and "srun: error" in line:
+            failed[match.group(1)] = match.group(2).strip()
+    return failed
+
+
+def _task_answer(lines: list[str], stderr: str, limits: _Limits, finished: dict[str, float]) -> NodeAnswer | None:
+    """What one task's labelled lines say about its node (None: the task never said which node it is)."""
+    name = next((ln[len(NODE_MARK):].strip() for ln in lines if ln.startswith(NODE_MARK)), None)
+    if name is None:
+        return None
+    exits = [ln for ln in lines if ln.startswith(EXIT_MARK)]
+    body = "\n".join(ln for ln in lines if not ln.startswith((NODE_MARK, EXIT_MARK))) + "\n"
+    if not exits:
+        return NodeAnswer(name, NO_ANSWER, body, stderr, None,
+                          f"no answer within the run's deadline ({limits.deadline_s:g}s)", limits.elapsed_s)
+    code = int(exits[-1][len(EXIT_MARK):].strip() or -1)
+    if code in (124, 137):
+        return NodeAnswer(name, NO_ANSWER, body, stderr, code,
+                          f"did not answer within the node timeout ({limits.node_timeout_s:g}s)", limits.elapsed_s)
+    return NodeAnswer(name, ANSWERED, body, stderr, code, None, finished.get(name, limits.elapsed_s))
+
+
+def _silent_node(name: str, launch_failed: dict[str, str], done: CommandResult, limits: _Limits) -> NodeAnswer:
+    """A node none of whose tasks spoke: unreachable, or out of time."""
+    if name in launch_failed:
+        why = f"slurmd does not answer: task launch failed ({launch_failed[name]})"
+        return NodeAnswer(name, UNREACHABLE, error=why, duration_s=limits.elapsed_s)
+    if done.timed_out:
+        return NodeAnswer(name, NO_ANSWER, error=f"no answer within the run's deadline ({limits.deadline_s:g}s)",
+                          duration_s=limits.elapsed_s)
+    return NodeAnswer(name, UNREACHABLE, error=_srun_reason(done.stderr, done.describe_failure()),
+                      duration_s=limits.elapsed_s)
 
 
 def _srun_reason(stderr: str, fallback: str) -> str:
