@@ -106,6 +106,10 @@ cat >"$dir/task_prolog.sh" <<PROLOG
 if [ "\$SLURMD_NODENAME" = "$odd" ]; then
     echo "export LD_LIBRARY_PATH=/usr/local/cuda-10.2/lib64"
 fi
+# A test makes one node slow by writing seconds into $dir/slow-NODE (to lose that node mid-run).
+if [ -s "$dir/slow-\$SLURMD_NODENAME" ]; then
+    sleep "\$(cat "$dir/slow-\$SLURMD_NODENAME")"
+fi
 PROLOG
 chmod 755 "$dir/task_prolog.sh"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.fleet.conftest import GOOD_NODE, GRES_NODE, ODD_NODE, SLURM_DIR, dldoctor, slurm_env
+from tests.fleet.conftest import DLDOCTOR, GOOD_NODE, GRES_NODE, ODD_NODE, SLURM_DIR, dldoctor, slurm_env
 from tests.torch_env import torch_python_or_skip
 
 pytestmark = pytest.mark.slow
@@ -123,3 +123,63 @@ def test_a_killed_slurmd_is_unreachable_and_the_others_report(slurm: dict[str, s
         assert nodes[ODD_NODE]["status"] == "warning"
     finally:
         slurm_env()  # restarts the cluster (its daemons are looked at, not only sinfo)
+
+
+def _processes_of_node(node: str) -> list[int]:
+    """What a crash of `node` takes down: its slurmd and, for each process the node runs a task in (its
+    environment names the node and this cluster), that process and its slurmstepd ancestors."""
+    conf = f"SLURM_CONF={SLURM_DIR}/slurm.conf".encode()
+    pids = {int(Path(f"{SLURM_DIR}/run/slurmd-{node}.pid").read_text())}
+    for proc in Path("/proc").iterdir():
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if f"SLURMD_NODENAME={node}".encode() not in env or conf not in env:
+            continue
+        pid = int(proc.name)
+        while pid > 1:
+            pids.add(pid)
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            pid = int(stat.rsplit(")", 1)[1].split()[1])
+            if b"slurmstepd" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                break
+    return sorted(pids)
+
+
+def test_a_node_lost_mid_run_is_reported_and_the_others_still_report(slurm: dict[str, str], tmp_path: Path) -> None:
+    """node1 is slow (its TaskProlog sleeps); once the other two have answered, node1 crashes: its slurmd,
+    slurmstepd and task are SIGKILLed. The run ends at its deadline with node1 reported, the others intact."""
+    slow = Path(f"{SLURM_DIR}/slow-{GOOD_NODE}")
+    slow.write_text("90\n")
+    run = subprocess.Popen(
+        [*DLDOCTOR, "fleet", "check", "--slurm", "--json", "--node-timeout", "15", "--timeout", "20"],
+        env={**slurm, "COLUMNS": "200", "NO_COLOR": "1"}, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert run.stderr is not None
+        progress = []
+        for line in run.stderr:  # the progress line: "fleet: N of 3 nodes answered (name)"
+            progress.append(line)
+            if "2 of 3 nodes answered" in line:
+                break
+        assert GOOD_NODE not in "".join(progress), progress
+        killed = _processes_of_node(GOOD_NODE)
+        assert len(killed) >= 3, killed  # slurmd, slurmstepd, the task's processes
+        subprocess.run(["kill", "-9", *map(str, killed)], check=False)
+        out, _ = run.communicate(timeout=60)
+        result = json.loads(out)
+        nodes = by_name(result)
+        assert nodes[GOOD_NODE]["status"] == "no-answer"
+        assert "no answer within the run's deadline" in nodes[GOOD_NODE]["cause"]
+        assert nodes[GOOD_NODE]["snapshot"] is None
+        assert nodes[ODD_NODE]["snapshot"] is not None and nodes[GRES_NODE]["snapshot"] is not None
+        assert "GPU(s) missing" in nodes[GRES_NODE]["cause"]
+        assert result["timings"]["total_s"] < 40
+    finally:
+        slow.unlink(missing_ok=True)
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        slurm_env()  # restarts node1's slurmd
