@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dldoctor.fleet.check import drain_commands, groups
-from dldoctor.fleet.rules import NodeView, compress, fleet_findings
+from dldoctor.fleet.rules import TRAITS, NodeView, compress, finding_ids, fleet_findings, traits
 from dldoctor.fleet.smoke import analyse, bus_bandwidth, interconnect, link_pairs
 from dldoctor.fleet.transport import NodeInfo
 from dldoctor.fleet.transport.slurm import gres_gpus, node_state_usable
@@ -44,6 +44,45 @@ def test_gpus_missing_against_the_scheduler_and_silent_nodes(h100: dict[str, Any
     assert found["fleet.gpus-missing"].evidence == {"nodes": ["a1"], "expected": seen + 1, "seen": seen}
     assert "Slurm GRES says a1 has" in found["fleet.gpus-missing"].detail
     assert found["fleet.unreachable"].evidence["nodes"] == ["a3"]
+
+
+def _every_kind_of_finding(h100: dict[str, Any]) -> list[str]:
+    """The ids fleet_findings reports over a fleet where every trait is odd on one node, one node lacks a
+    GPU and one node is silent in each way a transport reports (the silent kinds from the transport's own
+    statuses, so a new status shows up here)."""
+    from dldoctor.fleet import transport
+
+    odd = copy.deepcopy(h100)
+    odd["nvidia"]["driver_version"] = "535.183.01"
+    odd["nvidia"]["cuda_driver_version"] = "12.2"
+    odd["nvidia"]["gpus"] = odd["nvidia"]["gpus"][:1] + copy.deepcopy(odd["nvidia"]["gpus"][:1])
+    odd["nvidia"]["gpus"][0]["name"] = "NVIDIA A100-SXM4-80GB"
+    odd["frameworks"]["installed"] = []
+    odd["host"]["kernel"] = "5.4.0-odd"
+    odd["host"]["python"]["version"] = "3.8.10"
+    odd["environment"]["variables"] = {**(odd["environment"].get("variables") or {}), "NCCL_DEBUG": "INFO"}
+    same, other = traits(h100), traits(odd)
+    assert [k for k in TRAITS if same[k] == other[k]] == [], "the odd node must differ in every trait"
+    silent = [NodeView(f"s{i}", None, status=status, error="x") for i, status in enumerate(transport.STATUSES)
+              if status != transport.ANSWERED]
+    seen = len(h100["nvidia"]["gpus"])
+    views = [NodeView(f"g{i}", h100, gpus_expected=seen + (i == 1)) for i in (1, 2, 3)]
+    return [f.id for f in fleet_findings([*views, NodeView("odd", odd), *silent], "slurm")]
+
+
+def test_every_fleet_finding_id_is_explainable(h100: dict[str, Any]) -> None:
+    emitted = set(_every_kind_of_finding(h100))
+    # finding_ids() is read from the rules' own tables; what the rules report must be exactly that
+    assert emitted == set(finding_ids())
+    ids = finding_ids()
+    listed = subprocess.run([sys.executable, "-m", "dldoctor", "explain", "--list"], capture_output=True,
+                            text=True, timeout=60, check=True).stdout
+    for fid in ids:
+        assert f"\n{fid}  " in "\n" + listed, fid
+        done = subprocess.run([sys.executable, "-m", "dldoctor", "explain", fid], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"{fid}: ") and len(done.stdout.splitlines()) > 3, done.stdout
 
 
 def test_groups_fold_and_drain_only_broken(h100: dict[str, Any]) -> None:

@@ -9,12 +9,14 @@ that gave no answer.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dldoctor.report import Finding, Severity
+from dldoctor.rules import explains
 from dldoctor.snapshot.facts import Facts, pick
 
 #: Environment variables compared across nodes: what decides which CUDA, which GPUs and how NCCL talks.
@@ -141,7 +143,8 @@ def _shown(key: str, value: str) -> str:
 
 
 def _finding_id(key: str) -> str:
-    return f"fleet.odd-{key.replace('env ', 'env-').lower()}"
+    """One id per trait; every environment variable shares `fleet.odd-env` (the variable is in evidence)."""
+    return "fleet.odd-env" if key.startswith("env ") else f"fleet.odd-{key}"
 
 
 def _disagree(key: str, by_value: dict[str, list[str]]) -> Finding:
@@ -192,7 +195,7 @@ def _gpus_missing(views: Sequence[NodeView], engine: str) -> list[Finding]:
         if engine == "slurm":
             fix.append(f"if the GPU is gone for good, set Gres=gpu:{seen} for NodeName={view.name} in slurm.conf "
                        "until it is replaced")
-        out.append(Finding(id="fleet.gpus-missing", severity=Severity.ERROR,
+        out.append(Finding(id=GPUS_MISSING, severity=Severity.ERROR,
                            title=f"{view.gpus_expected - seen} of {view.gpus_expected} GPU(s) missing on {view.name}",
                            detail=f"{source} says {view.name} has {view.gpus_expected} GPU(s); {why}",
                            fix=tuple(fix), evidence={"nodes": [view.name], "expected": view.gpus_expected,
@@ -200,19 +203,68 @@ def _gpus_missing(views: Sequence[NodeView], engine: str) -> list[Finding]:
     return out
 
 
+#: transport status of a node without a snapshot -> (finding id, title); any other status is "node-error".
+SILENT: dict[str, tuple[str, str]] = {
+    "unreachable": ("fleet.unreachable", "{name} is unreachable"),
+    "no-answer": ("fleet.no-answer", "{name} did not answer in time"),
+}
+NODE_ERROR = ("fleet.node-error", "dldoctor failed on {name}")
+GPUS_MISSING = "fleet.gpus-missing"
+
+
 def _silent(views: Sequence[NodeView]) -> list[Finding]:
     out = []
     for view in views:
         if view.snapshot is not None:
             continue
-        kind = {"unreachable": "unreachable", "no-answer": "no-answer"}.get(view.status, "node-error")
-        title = {"unreachable": f"{view.name} is unreachable", "no-answer": f"{view.name} did not answer in time"}.get(
-            kind, f"dldoctor failed on {view.name}")
-        out.append(Finding(id=f"fleet.{kind}", severity=Severity.ERROR, title=title, detail=view.error or "",
-                           evidence={"nodes": [view.name]}))
+        finding_id, title = SILENT.get(view.status, NODE_ERROR)
+        out.append(Finding(id=finding_id, severity=Severity.ERROR, title=title.format(name=view.name),
+                           detail=view.error or "", evidence={"nodes": [view.name]}))
     return out
 
 
 def fleet_findings(views: Sequence[NodeView], engine: str) -> list[Finding]:
     """Every finding about the fleet as a whole (each names its nodes in evidence["nodes"])."""
     return [*_silent(views), *_gpus_missing(views, engine), *_odd_ones(views)]
+
+
+def finding_ids() -> list[str]:
+    """Every id the fleet rules can report, from the tables they report from."""
+    silent = [fid for fid, _ in (*SILENT.values(), NODE_ERROR)]
+    return sorted({*silent, GPUS_MISSING, *(_finding_id(key) for key in (*TRAITS, "env "))})
+
+
+def _explains(finding_id: str, title: str, text: str) -> None:
+    explains(finding_id, title, textwrap.fill(" ".join(text.split()), width=80))
+
+
+_ODD = """This node differs in {what} from the majority of the nodes that answered. dldoctor compares
+every node's snapshot with the others: the value most nodes share is taken as the fleet's, and each node
+with another value is named, with both values in the title. When no value holds a majority the finding
+says the nodes disagree and names no odd one: run again on a larger --nodelist. {why}"""
+for _key, (_label_text, _severity, _how) in TRAITS.items():
+    _fix = _how.format(majority="<the majority value>", nodes="<the odd nodes>", first="<node>")
+    _explains(_finding_id(_key), f"The nodes differ in their {_label_text}",
+              _ODD.format(what=f"its {_label_text}", why=f"What to do: {_fix}"))
+_VARIABLES = ", ".join(p + "*" if p.endswith("_") else p for p in ENV_PREFIXES)
+_explains(_finding_id("env "), "An NCCL/CUDA environment variable differs on some nodes",
+          _ODD.format(what=f"an environment variable that decides which CUDA, which GPUs or how NCCL talks "
+                           f"({_VARIABLES})",
+                      why=f"An odd {', '.join(BREAKING_ENV)} is an error (it breaks the node); the others are "
+                          "warnings. Find what sets it on those nodes: an environment module, /etc/profile.d, "
+                          "the Slurm TaskProlog, ~/.bashrc."))
+_explains(GPUS_MISSING, "A node has fewer GPUs than the scheduler says", """The scheduler (Slurm GRES, or
+Ray's GPU resource) says this node has more GPUs than its NVIDIA driver lists. A GPU that fell off the bus
+(dmesg: "fallen off the bus", an Xid) needs a reset or a reseat; jobs scheduled there fail or run on fewer
+GPUs. If it is gone for good, lower Gres=gpu:N for the node in slurm.conf until it is replaced.""")
+_explains(SILENT["unreachable"][0], "A node could not be reached", """The scheduler could not run dldoctor
+on this node: its slurmd or Ray raylet does not answer, the node is down or off the network. The other
+nodes are still reported. Check the node: `scontrol show node NAME` (Slurm) or `ray status` (Ray), then its
+daemon's log.""")
+_explains(SILENT["no-answer"][0], "A node did not answer in time", """dldoctor started on this node but gave
+no answer within --node-timeout. The node may be overloaded, its file system hung (a stale NFS mount), or a
+probe stuck on a driver that does not answer. Run `dldoctor snapshot` on the node itself to see which probe
+hangs; raise --node-timeout if the node is only slow.""")
+_explains(NODE_ERROR[0], "dldoctor failed on a node", """The task on this node ran but gave no usable
+snapshot: dldoctor is not installed there (the interpreter running fleet must exist on every node), it
+exited with an error, or its output was not a dldoctor snapshot. The detail holds what it printed.""")

@@ -57,6 +57,7 @@ explains(
 
 def load_rules() -> list[Rule]:
     """Import every rule module once (registration happens at import)."""
+    from dldoctor.fleet import rules as fleet_rules  # noqa: F401  (its finding ids, for `dldoctor explain`)
     from dldoctor.rules import (  # noqa: F401  (imported for their @rule registrations)
         amd,
         containers,

@@ -31,7 +31,7 @@ def test_check_finds_the_odd_node_and_its_cause(slurm: dict[str, str], tmp_path:
     odd = nodes[ODD_NODE]
     assert odd["status"] == "error"
     assert "LD_LIBRARY_PATH='/usr/local/cuda-10.2/lib64' on node2" in odd["cause"]
-    assert odd["fleet_findings"] == ["fleet.odd-env-ld_library_path"]
+    assert odd["fleet_findings"] == ["fleet.odd-env"]
     # every node carries its own snapshot, diagnosed by check's rules
     assert odd["snapshot"]["schema"] == "dldoctor.snapshot/1"
     assert odd["snapshot"]["environment"]["variables"]["LD_LIBRARY_PATH"] == "/usr/local/cuda-10.2/lib64"

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 #: What became of the command on one node.
 ANSWERED, FAILED, UNREACHABLE, NO_ANSWER = "answered", "failed", "unreachable", "no-answer"
+#: Every status a transport gives a node.
+STATUSES = (ANSWERED, FAILED, UNREACHABLE, NO_ANSWER)
 
 
 @dataclass(frozen=True)
