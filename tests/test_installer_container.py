@@ -49,7 +49,7 @@ echo "== all done"
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dldoctor's wheel and every wheel it and CPU torch need, for Python 3.11 on x86_64."""
+    """dldoctor's wheel and every wheel it and CPU torch (with numpy beside it) need, for Python 3.11 on x86_64."""
     if not TORCH_WHEEL.exists():
         pytest.skip(f"the CPU torch wheel is not at {TORCH_WHEEL}")
     house = tmp_path_factory.mktemp("wheels")
@@ -61,7 +61,8 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64", "--platform",
                     "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64", "--platform", "linux_x86_64",
                     "--find-links", str(house), str(wheel), "pip", "setuptools", "wheel",
-                    str(house / TORCH_WHEEL.name)], check=True, timeout=900)
+                    str(house / TORCH_WHEEL.name), "numpy"],  # setup installs numpy beside the framework
+                   check=True, timeout=900)
     return house
 
 
